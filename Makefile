@@ -1,0 +1,43 @@
+# Pinhole: `make run` starts the edge on config/pinhole.yaml, `make test` runs every test.
+SHELL := /bin/bash
+NODE_BIN := node_modules/.bin
+CONFIG ?= config/pinhole.yaml
+RUN_DEBS := rtpengine-daemon
+TEST_DEBS := sip-tester iptables conntrack iproute2
+
+.PHONY: run test build lint format deps deps-run deps-test clean bench
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+deps: node_modules/.installed
+
+# Installs Debian packages only when absent; `apt-get update` runs once, before the first install.
+deps-run:
+	@scripts/ensure-debs.sh $(RUN_DEBS)
+
+deps-test:
+	@scripts/ensure-debs.sh $(TEST_DEBS)
+
+build: deps
+	$(NODE_BIN)/tsc -p tsconfig.json
+
+lint: deps
+	$(NODE_BIN)/eslint .
+	$(NODE_BIN)/prettier --check .
+
+format: deps
+	$(NODE_BIN)/prettier --write .
+
+run: build deps-run
+	node dist/src/cli.js --config $(CONFIG)
+
+test: build deps-test lint
+	$(NODE_BIN)/mocha
+
+bench: build deps-test
+	node dist/bench/b2bua-bench.js
+
+clean:
+	rm -rf dist
