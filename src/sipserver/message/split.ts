@@ -1,3 +1,6 @@
+import { hasUriBreakingChar, isQuotedString } from './grammar';
+import { UriError } from './uri-error';
+
 /**
  * Splits a header value on top-level separators, ignoring those inside quoted strings and
  * angle brackets (RFC 3261 §25.1: `,` separates list elements, `;` parameters).
@@ -36,6 +39,32 @@ export function parseParams(text: string): Params {
     const eq = part.indexOf('=');
     if (eq < 0) params.set(part.trim().toLowerCase(), null);
     else params.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+  }
+  return params;
+}
+
+/**
+ * Parses `;a=b;c` as the grammar demands (RFC 3261 §25.1 generic-param / uri-parameter):
+ * the text is empty or starts with `;`, no parameter is empty, names and unquoted values hold
+ * no whitespace. Whitespace around `;` and `=` is allowed (SEMI and EQUAL are SWS-padded).
+ * Throws UriError naming `context`.
+ */
+export function parseParamsStrict(text: string, context: string): Params {
+  const params: Params = new Map();
+  const trimmed = text.trim();
+  if (trimmed === '') return params;
+  if (trimmed.charCodeAt(0) !== 0x3b) throw new UriError(`expected ';' before parameters in: ${context}`);
+  const parts = splitTopLevel(trimmed, ';');
+  for (let i = 1; i < parts.length; i++) {
+    const part = parts[i];
+    if (part === '') throw new UriError(`empty parameter in: ${context}`);
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq).trimEnd();
+    if (name === '' || hasUriBreakingChar(name)) throw new UriError(`invalid parameter name in: ${context}`);
+    const value = eq < 0 ? null : part.slice(eq + 1).trimStart();
+    if (value !== null && (value.charCodeAt(0) === 0x22 ? !isQuotedString(value) : hasUriBreakingChar(value)))
+      throw new UriError(`invalid value of parameter ${name} in: ${context}`);
+    params.set(name.toLowerCase(), value);
   }
   return params;
 }

@@ -26,6 +26,12 @@ export interface SendTarget {
   address: string;
   port: number;
   connectionId?: string;
+  /**
+   * The local listener to send from, usually the flow a request came in on: a UDP response must
+   * leave from the port the request reached (RFC 3261 §18.2.2) or a NAT will drop it.
+   */
+  localAddress?: string;
+  localPort?: number;
 }
 
 /** True for transports where one lost packet is not retransmitted by the network. */

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfigFile } from './config/load';
+import { createLogger } from './logging';
+import { startPinhole } from './pinhole';
+import { EmbeddedSipServer } from './sipserver';
+
+function parseHostPort(value: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  if (!m) throw new Error(`expected HOST:PORT, got ${value}`);
+  return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+function onSignals(stop: () => Promise<void>): void {
+  const handler = (signal: string) => {
+    process.stderr.write(`${signal}: stopping\n`);
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+}
+
+const program = new Command()
+  .name('pinhole')
+  .description('SIP edge for phones behind NAT, in front of a PBX')
+  .option('-c, --config <file>', 'configuration file', 'config/pinhole.yaml')
+  .option('--check', 'validate the configuration and exit')
+  .action(async (opts: { config: string; check?: boolean }) => {
+    let config;
+    try {
+      config = loadConfigFile(opts.config);
+    } catch (err) {
+      process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+      process.exit(2);
+    }
+    if (opts.check) {
+      process.stdout.write(`${opts.config}: OK\n`);
+      return;
+    }
+    const logger = createLogger(config.log.level);
+    const running = await startPinhole(config, path.dirname(path.resolve(opts.config)), logger);
+    onSignals(() => running.stop());
+  });
+
+program
+  .command('sip-server')
+  .description('run the embedded drachtio-compatible SIP server alone (a drop-in for drachtio-server)')
+  .requiredOption('-l, --listen <url...>', 'SIP listener, e.g. udp://127.0.0.1:5090 (repeatable)')
+  .option('--control <host:port>', 'drachtio control address for apps', '127.0.0.1:9022')
+  .addOption(new Option('--secret <secret>', 'secret apps authenticate with').env('PINHOLE_SECRET').makeOptionMandatory())
+  .option('--advertise <address>', 'public address for Via/Contact')
+  .option('--log-level <level>', 'error | warn | info | debug', 'info')
+  .action(async (opts: { listen: string[]; control: string; secret: string; advertise?: string; logLevel: string }) => {
+    const logger = createLogger(opts.logLevel, 'pinhole-sip-server');
+    const control = parseHostPort(opts.control);
+    const server = new EmbeddedSipServer({
+      listen: opts.listen,
+      control: { ...control, secret: opts.secret },
+      advertise: opts.advertise,
+      logger,
+    });
+    await server.start();
+    for (const p of server.listeningPoints) process.stdout.write(`listening on ${p.protocol}://${p.address}:${p.port}\n`);
+    process.stdout.write(`drachtio control on ${server.controlAddress.host}:${server.controlAddress.port}\n`);
+    onSignals(() => server.stop());
+  });
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  process.stderr.write(`pinhole: ${err.message}\n`);
+  process.exit(1);
+});

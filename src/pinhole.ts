@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Srf from 'drachtio-srf';
+import { installApp } from './app/app';
+import type { PinholeConfig } from './config/schema';
+import type { Logger } from './logging';
+import { EmbeddedSipServer } from './sipserver';
+
+export interface RunningPinhole {
+  srf: Srf;
+  sipServer: EmbeddedSipServer | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Pinhole: the embedded SIP server (unless a drachtio-server is configured) and the
+ * drachtio-srf app connected to it over the drachtio wire protocol.
+ */
+export async function startPinhole(config: PinholeConfig, configDir: string, logger: Logger): Promise<RunningPinhole> {
+  let sipServer: EmbeddedSipServer | null = null;
+  let target: { host: string; port: number; secret: string };
+  if (config.sip.server === 'embedded') {
+    const secret = config.sip.control.secret ?? randomBytes(18).toString('base64url');
+    const tls = config.sip.tls
+      ? {
+          cert: fs.readFileSync(path.resolve(configDir, config.sip.tls.cert)),
+          key: fs.readFileSync(path.resolve(configDir, config.sip.tls.key)),
+        }
+      : undefined;
+    sipServer = new EmbeddedSipServer({
+      listen: config.sip.listen,
+      control: { host: config.sip.control.host, port: config.sip.control.port, secret },
+      advertise: config.sip.advertise,
+      timers: config.sip.timers,
+      tls,
+      maxMessageSize: config.sip.maxMessageSize,
+      idleTimeoutMs: config.sip.idleTimeoutSeconds * 1000,
+      logger: logger.child({ component: 'sipserver' }),
+    });
+    await sipServer.start();
+    target = { ...sipServer.controlAddress, secret };
+  } else {
+    target = config.sip.server;
+  }
+  const srf = new Srf();
+  installApp(srf, logger.child({ component: 'app' }));
+  await connectSrf(srf, target);
+  logger.info('pinhole started', { sipServer: config.sip.server === 'embedded' ? 'embedded' : `${target.host}:${target.port}` });
+  return {
+    srf,
+    sipServer,
+    async stop() {
+      srf.disconnect();
+      if (sipServer) await sipServer.stop();
+    },
+  };
+}
+
+function connectSrf(srf: Srf, target: { host: string; port: number; secret: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    srf.once('connect', (err: Error | null) => (err ? reject(err) : resolve()));
+    srf.once('error', reject);
+    srf.connect(target);
+  });
+}
