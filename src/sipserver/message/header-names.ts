@@ -55,6 +55,20 @@ const LIST_HEADERS = new Set([
   'content-encoding',
   'in-reply-to',
   'service-route',
+  'content-language',
+  'accept-contact',
+  'reject-contact',
+  'alert-info',
+  'call-info',
+  'error-info',
+  'warning',
+  'reason',
+  'history-info',
+  'p-asserted-identity',
+  'p-preferred-identity',
+  'security-client',
+  'security-server',
+  'security-verify',
 ]);
 
 /** Lower-case full name used as the lookup key of a header. */

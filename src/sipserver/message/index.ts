@@ -1,3 +1,4 @@
+export * from './grammar';
 export * from './header-names';
 export * from './message';
 export * from './name-addr';

@@ -44,8 +44,9 @@ export abstract class SipMessage {
     const out: string[] = [];
     for (const h of this.headers) {
       if (h.key !== key) continue;
-      if (isListHeader(key)) for (const part of splitTopLevel(h.value, ',')) out.push(part);
-      else out.push(h.value);
+      if (!isListHeader(key)) out.push(h.value);
+      // Empty elements carry nothing: an empty `Supported:` is a list of none.
+      else for (const part of splitTopLevel(h.value, ',')) if (part !== '') out.push(part);
     }
     return out;
   }
@@ -91,15 +92,9 @@ export abstract class SipMessage {
   }
 
   get cseq(): CSeq {
-    const text = this.get('cseq') ?? '';
-    const space = text.indexOf(' ');
-    return {
-      seq: Number(text.slice(0, space)),
-      method: text
-        .slice(space + 1)
-        .trim()
-        .toUpperCase(),
-    };
+    // Methods are case-sensitive (RFC 3261 §7.1), so the method is kept as written.
+    const [seq = '', method = ''] = (this.get('cseq') ?? '').split(/\s+/, 2);
+    return { seq: Number(seq), method };
   }
 
   get from(): NameAddr {

@@ -135,8 +135,10 @@ function headerLines(text: string): string[] {
 function parseStartLine(line: string): AnySipMessage {
   if (line.length >= 4 && line.slice(0, 4).toUpperCase() === 'SIP/') return parseStatusLine(line);
   const parts = line.split(' ').filter((part) => part !== '');
-  if (parts.length !== 3 || !isToken(parts[0])) throw new SipParseError(`malformed request line: ${truncate(line)}`);
-  return new SipRequest(parts[0], parts[1], parts[2]);
+  if (parts.length < 3 || !isToken(parts[0])) throw new SipParseError(`malformed request line: ${truncate(line)}`);
+  // More than three parts: SP inside the Request-URI (RFC 4475 §3.1.2.8). Kept in the URI,
+  // which then fails its own check with a partial request, so a 400 can still be sent.
+  return new SipRequest(parts[0], parts.slice(1, -1).join(' '), parts[parts.length - 1]);
 }
 
 function parseStatusLine(line: string): SipResponse {
@@ -144,7 +146,7 @@ function parseStatusLine(line: string): SipResponse {
   if (!m) throw new SipParseError(`malformed status line: ${truncate(line)}`);
   if (m[1].toUpperCase() !== 'SIP/2.0') throw new SipParseError(`unsupported SIP version: ${m[1]}`, 505);
   const status = Number(m[2]);
-  if (status < 100) throw new SipParseError(`status code out of range: ${m[2]}`);
+  if (status < 100 || status > 699) throw new SipParseError(`status code out of range: ${m[2]}`);
   return new SipResponse(status, m[3] ?? '', m[1]);
 }
 
@@ -195,15 +197,6 @@ function validateHeaders(message: AnySipMessage, partial: SipRequest | undefined
   const maxForwards = message.get('max-forwards');
   if (maxForwards !== undefined && !(/^[0-9]+$/.test(maxForwards) && Number(maxForwards) <= MAX_MAX_FORWARDS))
     throw new SipParseError(`invalid Max-Forwards: ${truncate(maxForwards)}`, 400, partial);
-  for (const key of ['from', 'to'] as const) checkAddress(message.get(key) ?? '', key, partial);
-  for (const key of ADDRESS_LIST_HEADERS) {
-    for (const h of message.headers) {
-      if (h.key !== key) continue;
-      // RFC 3261 §10.2.2: "Contact: *" removes every binding.
-      if (key === 'contact' && h.value === '*') continue;
-      for (const element of splitTopLevel(h.value, ',')) checkAddress(element, key, partial);
-    }
-  }
   for (const h of message.headers) {
     if (h.key !== 'via') continue;
     for (const element of splitTopLevel(h.value, ',')) {
@@ -212,6 +205,15 @@ function validateHeaders(message: AnySipMessage, partial: SipRequest | undefined
       } catch (err) {
         throw asParseError(err, `invalid Via: `, partial);
       }
+    }
+  }
+  for (const key of ['from', 'to'] as const) checkAddress(message.get(key) ?? '', key, partial);
+  for (const key of ADDRESS_LIST_HEADERS) {
+    for (const h of message.headers) {
+      if (h.key !== key) continue;
+      // RFC 3261 §10.2.2: "Contact: *" removes every binding.
+      if (key === 'contact' && h.value === '*') continue;
+      for (const element of splitTopLevel(h.value, ',')) checkAddress(element, key, partial);
     }
   }
 }

@@ -77,6 +77,16 @@ describe('INVITE client transaction (RFC 3261 §17.1.1, RFC 6026)', () => {
     assert.equal(tx.state, 'proceeding');
   });
 
+  it('lets the TU give up a proceeding INVITE with terminate() (RFC 3261 §9.1)', () => {
+    const { tx, invite, events } = start();
+    layer.matchResponse(makeResponse(invite, 180), flowFor('udp'));
+    tx.terminate();
+    assert.deepEqual(events, ['terminated']);
+    assert.equal(layer.counts.client, 0);
+    assert.equal(layer.matchResponse(makeResponse(invite, 487), flowFor('udp')), false);
+    assert.equal(clock.pending, 0);
+  });
+
   it('ACKs a non-2xx final itself with the RFC 3261 §17.1.1.3 headers', () => {
     const invite = makeRequest({
       cseq: 7,

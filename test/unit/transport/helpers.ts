@@ -44,7 +44,7 @@ export function delay(ms: number): Promise<void> {
 export class ByteCollector {
   private received = Buffer.alloc(0);
 
-  constructor(private readonly socket: net.Socket) {
+  constructor(socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => {
       this.received = Buffer.concat([this.received, chunk]);
     });
