@@ -96,6 +96,8 @@ export interface SippResult {
   messages: string;
   /** -trace_err contents. */
   errors: string;
+  /** -trace_logs contents: what the scenario's <log> actions wrote (the values its checks matched). */
+  logs: string;
 }
 
 export interface SippServer {
@@ -149,6 +151,7 @@ interface RunFiles {
   errors: string;
   stats: string;
   screen: string;
+  logs: string;
 }
 
 function buildArgs(options: SippOptions, files: RunFiles, defaultCalls: number | undefined): string[] {
@@ -157,6 +160,7 @@ function buildArgs(options: SippOptions, files: RunFiles, defaultCalls: number |
     '-sf', scenarioPath(options.scenario),
     '-i', LOCAL_IP,
     '-mi', LOCAL_IP,
+    '-ci', LOCAL_IP,
     '-bind_local',
     '-p', String(options.localPort),
     '-t', options.transport === 'tcp' ? 't1' : 'u1',
@@ -168,6 +172,7 @@ function buildArgs(options: SippOptions, files: RunFiles, defaultCalls: number |
     '-trace_err', '-error_file', files.errors,
     '-trace_stat', '-stf', files.stats,
     '-trace_screen', '-screen_file', files.screen,
+    '-trace_logs', '-log_file', files.logs,
   ]; // prettier-ignore
   const calls = options.calls ?? defaultCalls;
   if (calls !== undefined) args.push('-m', String(calls));
@@ -229,6 +234,7 @@ function launch(options: SippOptions, defaultCalls: number | undefined): SippRun
     errors: path.join(dir, 'errors.log'),
     stats: path.join(dir, 'stats.csv'),
     screen: path.join(dir, 'screen.log'),
+    logs: path.join(dir, 'logs.log'),
   };
   // cwd is the temp dir so any file SIPp names by itself lands there too.
   const child = spawnTracked('sipp', buildArgs(options, files, defaultCalls), { cwd: dir });
@@ -260,6 +266,7 @@ function launch(options: SippOptions, defaultCalls: number | undefined): SippRun
         stderr,
         messages: readIfPresent(files.messages),
         errors: readIfPresent(files.errors),
+        logs: readIfPresent(files.logs),
       };
       fs.rmSync(dir, { recursive: true, force: true });
       resolve(result);

@@ -2,8 +2,6 @@ import { SipRequest, type SipResponse } from '../message';
 import type { Flow, SendTarget } from '../transport/types';
 import { ClientTransactionBase, type TransactionContext } from './transaction';
 
-/** RFC 3261 Table 4: Timer D is at least 32 s on UDP, to cover the server's Timer G retransmissions. */
-const TIMER_D_UNRELIABLE_MS = 32_000;
 
 /**
  * RFC 3261 §17.1.1 INVITE client transaction with RFC 6026's Accepted state:
@@ -54,7 +52,9 @@ export class InviteClientTransaction extends ClientTransactionBase {
           try {
             this.emitResponse(response, flow);
           } finally {
-            this.lingerFor('D', this.reliable ? 0 : TIMER_D_UNRELIABLE_MS);
+            // RFC 3261 Table 4 asks for at least 32 s on UDP: 64*T1 is that with the default T1 and
+            // scales with a shorter T1 configured for a fast network (or a test).
+            this.lingerFor('D', this.reliable ? 0 : this.lifetime);
           }
         }
         return;

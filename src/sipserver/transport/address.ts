@@ -10,7 +10,10 @@ const MAPPED_PREFIX = '::ffff:';
 export function normalizeAddress(address: string): string {
   let result = address;
   if (result.startsWith('[') && result.endsWith(']')) result = result.slice(1, -1);
-  if (result.length > MAPPED_PREFIX.length && result.slice(0, MAPPED_PREFIX.length).toLowerCase() === MAPPED_PREFIX) {
+  if (
+    result.length > MAPPED_PREFIX.length &&
+    result.slice(0, MAPPED_PREFIX.length).toLowerCase() === MAPPED_PREFIX
+  ) {
     const embedded = result.slice(MAPPED_PREFIX.length);
     if (isIP(embedded) === 4) return embedded;
   }

@@ -29,7 +29,10 @@ export function attemptConnection<T>(
       finish(new Error(`cannot connect to ${target}: ${why}`));
     };
     const onShutdown = (): void => giveUp('transport is closed');
-    const timer = setTimeout(() => giveUp(`no answer within ${options.connectTimeoutMs} ms`), options.connectTimeoutMs);
+    const timer = setTimeout(
+      () => giveUp(`no answer within ${options.connectTimeoutMs} ms`),
+      options.connectTimeoutMs,
+    );
     shutdown.addEventListener('abort', onShutdown);
     try {
       abandon = start((err, value) =>

@@ -4,7 +4,13 @@ import type { ListeningPoint, TransportProtocol } from './types';
 const PROTOCOLS: readonly TransportProtocol[] = ['udp', 'tcp', 'tls', 'ws', 'wss'];
 
 /** Ports used when a URL names none: RFC 3261 §19.1.2 for SIP, RFC 6455 §3 for WebSocket. */
-const DEFAULT_PORTS: Record<TransportProtocol, number> = { udp: 5060, tcp: 5060, tls: 5061, ws: 80, wss: 443 };
+const DEFAULT_PORTS: Record<TransportProtocol, number> = {
+  udp: 5060,
+  tcp: 5060,
+  tls: 5061,
+  ws: 80,
+  wss: 443,
+};
 
 /**
  * Reads a listen URL such as `udp://0.0.0.0:5060`, `tcp://[::1]:5090` or `ws://127.0.0.1:8088`.
@@ -38,12 +44,18 @@ export function parseListenUrl(url: string): ListeningPoint {
     address = colon < 0 ? rest : rest.slice(0, colon);
     if (colon >= 0) portText = rest.slice(colon + 1);
     if (addressFamily(address) !== 4) {
-      fail(address.includes(':') || portText?.includes(':')
-        ? 'an IPv6 address must be written in brackets'
-        : `"${address}" is not an IP address`);
+      fail(
+        address.includes(':') || portText?.includes(':')
+          ? 'an IPv6 address must be written in brackets'
+          : `"${address}" is not an IP address`,
+      );
     }
   }
-  return { protocol, address, port: portText === undefined ? DEFAULT_PORTS[protocol] : parsePort(portText, fail) };
+  return {
+    protocol,
+    address,
+    port: portText === undefined ? DEFAULT_PORTS[protocol] : parsePort(portText, fail),
+  };
 }
 
 export function formatListenUrl(point: ListeningPoint): string {

@@ -46,6 +46,7 @@ export function resolveTransportOptions(options: TransportOptions = {}): Resolve
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`transport option ${name} must be a positive number`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`transport option ${name} must be a positive number`);
   return value;
 }

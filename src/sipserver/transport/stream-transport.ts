@@ -35,7 +35,9 @@ export class StreamConnection implements Connection {
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('error', (err) => options.logger.debug('connection error', { connectionId: id, error: err.message }));
+    socket.on('error', (err) =>
+      options.logger.debug('connection error', { connectionId: id, error: err.message }),
+    );
     this.whenClosed = new Promise((resolve) =>
       socket.once('close', () => {
         this.open = false;
@@ -53,7 +55,9 @@ export class StreamConnection implements Connection {
   write(data: Buffer): Promise<void> {
     if (!this.isOpen) return Promise.reject(new Error(`connection ${this.id} is closed`));
     this.idle.touch();
-    return new Promise((resolve, reject) => this.socket.write(data, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.socket.write(data, (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   /** Bytes already accepted by write() still reach the peer: the kernel sends them before the FIN. */
@@ -98,7 +102,9 @@ export class StreamListener {
       if (!options.tls) throw new Error(`listener ${url} needs the tls option (cert and key)`);
       const tlsServer = tls.createServer({ cert: options.tls.cert, key: options.tls.key });
       tlsServer.on('secureConnection', (socket: tls.TLSSocket) => accept(socket, protocol, context));
-      tlsServer.on('tlsClientError', (err) => options.logger.debug('tls handshake failed', { listener: url, error: err.message }));
+      tlsServer.on('tlsClientError', (err) =>
+        options.logger.debug('tls handshake failed', { listener: url, error: err.message }),
+      );
       // Refuse before spending a handshake on a connection we would drop.
       tlsServer.on('connection', (socket: net.Socket) => {
         if (!context.acceptsConnection()) refuse(socket, url, context);
@@ -110,7 +116,9 @@ export class StreamListener {
         else refuse(socket, url, context);
       });
     }
-    const managed = new ManagedServer(server, (err) => options.logger.warn('listener error', { listener: url, error: err.message }));
+    const managed = new ManagedServer(server, (err) =>
+      options.logger.warn('listener error', { listener: url, error: err.message }),
+    );
     const port = await managed.listen(point.address, point.port);
     return new StreamListener({ ...point, port }, managed);
   }

@@ -65,7 +65,8 @@ export class TransportLayer extends EventEmitter implements MessageSender {
   async listen(point: ListeningPoint): Promise<ListeningPoint> {
     this.assertOpen();
     const address = normalizeAddress(point.address);
-    if (addressFamily(address) === 0) throw new Error(`listen address "${point.address}" is not an IP address`);
+    if (addressFamily(address) === 0)
+      throw new Error(`listen address "${point.address}" is not an IP address`);
     if (!Number.isInteger(point.port) || point.port < 0 || point.port > 65535)
       throw new Error(`listen port ${point.port} is out of range`);
     const requested: ListeningPoint = { protocol: point.protocol, address, port: point.port };
@@ -91,7 +92,9 @@ export class TransportLayer extends EventEmitter implements MessageSender {
   async send(data: Buffer, target: SendTarget): Promise<Flow> {
     this.assertOpen();
     if (data.length > this.options.maxMessageSize)
-      throw new Error(`message of ${data.length} bytes exceeds the maximum of ${this.options.maxMessageSize}`);
+      throw new Error(
+        `message of ${data.length} bytes exceeds the maximum of ${this.options.maxMessageSize}`,
+      );
     const address = normalizeAddress(target.address);
     if (addressFamily(address) === 0) throw new Error(`send target "${target.address}" is not an IP address`);
     let flow: Flow;

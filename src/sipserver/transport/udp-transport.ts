@@ -16,7 +16,10 @@ export class UdpListener {
   ) {
     socket.on('message', (datagram, remote) => this.receive(datagram, remote));
     socket.on('error', (err) =>
-      context.options.logger.warn('udp socket error', { listener: formatListenUrl(point), error: err.message }),
+      context.options.logger.warn('udp socket error', {
+        listener: formatListenUrl(point),
+        error: err.message,
+      }),
     );
   }
 
@@ -64,7 +67,10 @@ export class UdpListener {
     const flow = this.flowTo(normalizeAddress(remote.address), remote.port);
     const { sink, options } = this.context;
     if (datagram.length > options.maxMessageSize) {
-      sink.badInput(`datagram of ${datagram.length} bytes exceeds the maximum of ${options.maxMessageSize}`, flow);
+      sink.badInput(
+        `datagram of ${datagram.length} bytes exceeds the maximum of ${options.maxMessageSize}`,
+        flow,
+      );
     } else if (isKeepalive(datagram)) {
       sink.keepalive(flow);
     } else {

@@ -100,9 +100,12 @@ export class WsListener {
     const protocol = point.protocol as WsProtocol;
     const { options } = context;
     const url = formatListenUrl(point);
-    if (protocol === 'wss' && !options.tls) throw new Error(`listener ${url} needs the tls option (cert and key)`);
+    if (protocol === 'wss' && !options.tls)
+      throw new Error(`listener ${url} needs the tls option (cert and key)`);
     const httpServer =
-      protocol === 'wss' ? https.createServer({ cert: options.tls?.cert, key: options.tls?.key }) : http.createServer();
+      protocol === 'wss'
+        ? https.createServer({ cert: options.tls?.cert, key: options.tls?.key })
+        : http.createServer();
     const wsServer = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -139,25 +142,29 @@ export async function connectWs(
 ): Promise<WsConnection> {
   const { options } = context;
   const url = `${protocol}://${formatHostPort(address, port)}/`;
-  const { ws, socket } = await attemptConnection<{ ws: WebSocket; socket: net.Socket }>(context, url, (settle) => {
-    const pending = new WebSocket(url, SIP_SUBPROTOCOL, {
-      perMessageDeflate: false,
-      maxPayload: options.maxMessageSize,
-      rejectUnauthorized: options.tlsVerifyPeer,
-    });
-    let socket: net.Socket | undefined;
-    const onError = (err: Error): void => settle(err);
-    pending.once('upgrade', (response: http.IncomingMessage) => {
-      socket = response.socket as net.Socket;
-    });
-    pending.on('error', onError);
-    pending.once('open', () => {
-      pending.off('error', onError);
-      if (socket) settle(null, { ws: pending, socket });
-      else settle(new Error('the WebSocket opened without an upgrade response'));
-    });
-    return () => pending.terminate();
-  });
+  const { ws, socket } = await attemptConnection<{ ws: WebSocket; socket: net.Socket }>(
+    context,
+    url,
+    (settle) => {
+      const pending = new WebSocket(url, SIP_SUBPROTOCOL, {
+        perMessageDeflate: false,
+        maxPayload: options.maxMessageSize,
+        rejectUnauthorized: options.tlsVerifyPeer,
+      });
+      let socket: net.Socket | undefined;
+      const onError = (err: Error): void => settle(err);
+      pending.once('upgrade', (response: http.IncomingMessage) => {
+        socket = response.socket as net.Socket;
+      });
+      pending.on('error', onError);
+      pending.once('open', () => {
+        pending.off('error', onError);
+        if (socket) settle(null, { ws: pending, socket });
+        else settle(new Error('the WebSocket opened without an upgrade response'));
+      });
+      return () => pending.terminate();
+    },
+  );
   const connection = new WsConnection(context.nextConnectionId(protocol), protocol, ws, socket, context);
   context.sink.opened(connection);
   return connection;
@@ -175,7 +182,10 @@ function upgrade(
   // The HTTP server stops watching the socket once it is handed to us.
   socket.on('error', (err) => options.logger.debug('websocket handshake error', { error: err.message }));
   if (!offersSip(req.headers['sec-websocket-protocol'])) {
-    sink.badInput('WebSocket handshake without the sip subprotocol (RFC 7118 §4)', socketFlow(protocol, socket));
+    sink.badInput(
+      'WebSocket handshake without the sip subprotocol (RFC 7118 §4)',
+      socketFlow(protocol, socket),
+    );
     refuseHandshake(socket, 400, 'the sip WebSocket subprotocol is required (RFC 7118)');
     return;
   }

@@ -55,7 +55,11 @@ export class ByteCollector {
   }
 
   async waitForText(expected: string, timeoutMs = 5000): Promise<void> {
-    await eventually(() => this.text.includes(expected), `the socket received ${JSON.stringify(expected)}`, timeoutMs);
+    await eventually(
+      () => this.text.includes(expected),
+      `the socket received ${JSON.stringify(expected)}`,
+      timeoutMs,
+    );
   }
 }
 

@@ -3,9 +3,21 @@ import { formatListenUrl, parseListenUrl } from '../../../src/sipserver/transpor
 
 describe('parseListenUrl', () => {
   it('reads protocol, IPv4 address and port', () => {
-    assert.deepEqual(parseListenUrl('udp://0.0.0.0:5060'), { protocol: 'udp', address: '0.0.0.0', port: 5060 });
-    assert.deepEqual(parseListenUrl('ws://127.0.0.1:8088'), { protocol: 'ws', address: '127.0.0.1', port: 8088 });
-    assert.deepEqual(parseListenUrl('wss://10.0.0.1:8089/'), { protocol: 'wss', address: '10.0.0.1', port: 8089 });
+    assert.deepEqual(parseListenUrl('udp://0.0.0.0:5060'), {
+      protocol: 'udp',
+      address: '0.0.0.0',
+      port: 5060,
+    });
+    assert.deepEqual(parseListenUrl('ws://127.0.0.1:8088'), {
+      protocol: 'ws',
+      address: '127.0.0.1',
+      port: 8088,
+    });
+    assert.deepEqual(parseListenUrl('wss://10.0.0.1:8089/'), {
+      protocol: 'wss',
+      address: '10.0.0.1',
+      port: 8089,
+    });
   });
 
   it('reads a bracketed IPv6 address', () => {

@@ -8,7 +8,9 @@ describe('transport layer: TCP', () => {
   const cleanup = new Cleanup();
   afterEach(() => cleanup.run());
 
-  async function listening(options?: TransportOptions): Promise<{ transport: TransportLayer; point: ListeningPoint }> {
+  async function listening(
+    options?: TransportOptions,
+  ): Promise<{ transport: TransportLayer; point: ListeningPoint }> {
     const transport = new TransportLayer(options);
     cleanup.add(() => transport.close());
     const point = await transport.listen({ protocol: 'tcp', address: '127.0.0.1', port: 0 });
@@ -93,13 +95,14 @@ describe('transport layer: TCP', () => {
     const { transport, point } = await listening();
     const bad = await peer(point.port);
     const good = await peer(point.port);
+    const badPort = bad.localPort;
     const closedByUs = nextEvent(bad, 'close');
 
     const refused = nextEvent<[string, Flow]>(transport, 'bad-input');
     bad.write('OPTIONS sip:a@b SIP/2.0\r\nCall-ID: no-length\r\n\r\n');
     const [reason, flow] = await refused;
     assert.match(reason, /Content-Length/);
-    assert.equal(flow.remotePort, bad.localPort);
+    assert.equal(flow.remotePort, badPort);
     await closedByUs;
     assert.equal(transport.hasConnection(flow.connectionId as string), false);
 
@@ -203,16 +206,17 @@ describe('transport layer: TCP', () => {
     );
   });
 
-  it("reports connection-closed when the peer leaves and when we close", async () => {
+  it('reports connection-closed when the peer leaves and when we close', async () => {
     const { transport, point } = await listening();
     const leaving = await peer(point.port);
     const staying = await peer(point.port);
     await eventually(() => transport.stats.connectionsOpen === 2, 'both connections are open');
 
+    const leavingPort = leaving.localPort;
     const first = nextEvent<[Flow]>(transport, 'connection-closed');
     leaving.end();
     const [leftFlow] = await first;
-    assert.equal(leftFlow.remotePort, leaving.localPort);
+    assert.equal(leftFlow.remotePort, leavingPort);
     assert.equal(transport.hasConnection(leftFlow.connectionId as string), false);
 
     const received = nextEvent<[Buffer, Flow]>(transport, 'message');
@@ -229,10 +233,11 @@ describe('transport layer: TCP', () => {
   it('closes a connection idle for idleTimeoutMs', async () => {
     const { transport, point } = await listening({ idleTimeoutMs: 300 });
     const socket = await peer(point.port);
-    const closed = nextEvent<[Flow]>(transport, 'connection-closed');
-    const [flow] = await closed;
-    assert.equal(flow.remotePort, socket.localPort);
-    await nextEvent(socket, 'close');
+    const port = socket.localPort;
+    const peerSeesClose = nextEvent(socket, 'close');
+    const [flow] = await nextEvent<[Flow]>(transport, 'connection-closed');
+    assert.equal(flow.remotePort, port);
+    await peerSeesClose;
   });
 
   it('keeps a connection that sends keepalives within idleTimeoutMs', async () => {

@@ -164,7 +164,11 @@ describe('transport layer: UDP', () => {
       assert.equal(flow.localAddress, '::');
 
       const answer = nextEvent<[Buffer]>(peer, 'message');
-      await transport.send(Buffer.from('pong'), { protocol: 'udp', address: '127.0.0.1', port: flow.remotePort });
+      await transport.send(Buffer.from('pong'), {
+        protocol: 'udp',
+        address: '127.0.0.1',
+        port: flow.remotePort,
+      });
       assert.equal((await answer)[0].toString(), 'pong');
     });
 
@@ -175,7 +179,11 @@ describe('transport layer: UDP', () => {
       const peer4 = await client('udp4', '127.0.0.1');
       const peer6 = await client('udp6', '::1');
       const at4 = nextEvent<[Buffer, dgram.RemoteInfo]>(peer4, 'message');
-      await transport.send(Buffer.from('a'), { protocol: 'udp', address: '127.0.0.1', port: peer4.address().port });
+      await transport.send(Buffer.from('a'), {
+        protocol: 'udp',
+        address: '127.0.0.1',
+        port: peer4.address().port,
+      });
       assert.equal((await at4)[1].port, v4.port);
       const at6 = nextEvent<[Buffer, dgram.RemoteInfo]>(peer6, 'message');
       await transport.send(Buffer.from('b'), { protocol: 'udp', address: '::1', port: peer6.address().port });
