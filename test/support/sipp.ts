@@ -52,9 +52,15 @@
  *                                                                      peer: Pinhole | uas-401
  *   uac-no-ack             INVITE, 200, never ACKs; BYE must arrive within 40 s (needs timeoutMs >= 45000)
  *                                                                      peer: Pinhole only
- *   uac-invite-retrans     the same INVITE sent twice (same branch), 200, ACK, BYE: one dialog only
- *                                                                      peer: Pinhole | uas-answer-wait-bye
+ *   uac-invite-retrans     after the first provisional, the same INVITE again (same branch), 200, ACK,
+ *                          BYE: one dialog only. Needs extraArgs ['-nr'] (see the scenario).
+ *                                                                      peer: Pinhole -> uas-answer-wait-bye
+ *                                                                      | uas-answer-absorb-retrans
+ *   uas-answer-absorb-retrans  requires that retransmission on the same branch, repeats 180, answers
+ *                          (extraArgs ['-nr'])                         peer: uac-invite-retrans
  * test/unit/support/sipp-pairs.test.ts runs each pair directly (UDP and TCP).
+ * `errors` is not always empty on success: a recv that ends by its ontimeout (uac-call-accept-reinvite)
+ * is logged there too. Judge a run by exitCode and the call counts.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -165,6 +171,9 @@ function buildArgs(options: SippOptions, files: RunFiles, defaultCalls: number |
     '-p', String(options.localPort),
     '-t', options.transport === 'tcp' ? 't1' : 'u1',
     '-nostdin',
+    // One message read per event-loop cycle, so a scenario's next send happens before a response
+    // that arrived right behind the previous one is matched (uac-invite-retrans relies on it).
+    '-max_recv_loops', '1',
     '-d', String(options.pauseMs ?? DEFAULT_PAUSE_MS),
     '-timeout', `${timeoutMs}ms`,
     '-timeout_error',

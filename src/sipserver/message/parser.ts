@@ -32,8 +32,9 @@ export interface ParseOptions {
 const REQUIRED_HEADERS = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
 /** Headers that may appear once only (RFC 4475 §3.3.8). */
 const SINGLE_HEADERS = ['from', 'to', 'call-id', 'cseq', 'max-forwards'] as const;
-/** Headers holding a list of name-addrs, checked so that later layers can read them safely. */
-const ADDRESS_LIST_HEADERS = ['contact', 'route', 'record-route'] as const;
+const COUNTED_HEADERS = new Set<string>([...REQUIRED_HEADERS, ...SINGLE_HEADERS]);
+/** Parsed here so that later layers can read them without meeting a grammar error. */
+const PARSED_HEADERS = new Set(['via', 'from', 'to', 'contact', 'route', 'record-route']);
 /** RFC 3261 §8.1.1.5: the sequence number must be less than 2**31. */
 const MAX_CSEQ = 2 ** 31 - 1;
 const MAX_MAX_FORWARDS = 255;
@@ -135,7 +136,8 @@ function headerLines(text: string): string[] {
 function parseStartLine(line: string): AnySipMessage {
   if (line.length >= 4 && line.slice(0, 4).toUpperCase() === 'SIP/') return parseStatusLine(line);
   const parts = line.split(' ').filter((part) => part !== '');
-  if (parts.length < 3 || !isToken(parts[0])) throw new SipParseError(`malformed request line: ${truncate(line)}`);
+  if (parts.length < 3 || !isToken(parts[0]))
+    throw new SipParseError(`malformed request line: ${truncate(line)}`);
   // More than three parts: SP inside the Request-URI (RFC 4475 §3.1.2.8). Kept in the URI,
   // which then fails its own check with a partial request, so a 400 can still be sent.
   return new SipRequest(parts[0], parts.slice(1, -1).join(' '), parts[parts.length - 1]);
@@ -182,47 +184,40 @@ function checkRequestVersion(request: SipRequest): void {
 }
 
 function validateHeaders(message: AnySipMessage, partial: SipRequest | undefined): void {
+  // One pass to count the headers that matter and collect the ones to parse: this runs per packet.
+  const counts = new Map<string, number>();
+  const toParse: Header[] = [];
+  for (const h of message.headers) {
+    if (COUNTED_HEADERS.has(h.key)) counts.set(h.key, (counts.get(h.key) ?? 0) + 1);
+    if (PARSED_HEADERS.has(h.key)) toParse.push(h);
+  }
   for (const key of REQUIRED_HEADERS) {
-    if (!message.has(key)) throw new SipParseError(`missing ${canonicalHeaderName(key)} header`, 400, partial);
+    if (!counts.has(key)) throw new SipParseError(`missing ${canonicalHeaderName(key)} header`, 400, partial);
   }
   for (const key of SINGLE_HEADERS) {
-    let count = 0;
-    for (const h of message.headers) if (h.key === key) count++;
-    if (count > 1) throw new SipParseError(`more than one ${canonicalHeaderName(key)} header`, 400, partial);
+    if ((counts.get(key) ?? 0) > 1)
+      throw new SipParseError(`more than one ${canonicalHeaderName(key)} header`, 400, partial);
   }
   const cseq = message.get('cseq') ?? '';
   const m = /^([0-9]+)\s+(\S+)$/.exec(cseq);
   if (!m || !isToken(m[2])) throw new SipParseError(`invalid CSeq: ${truncate(cseq)}`, 400, partial);
-  if (Number(m[1]) > MAX_CSEQ) throw new SipParseError(`CSeq number too large: ${truncate(m[1])}`, 400, partial);
+  if (Number(m[1]) > MAX_CSEQ)
+    throw new SipParseError(`CSeq number too large: ${truncate(m[1])}`, 400, partial);
   const maxForwards = message.get('max-forwards');
   if (maxForwards !== undefined && !(/^[0-9]+$/.test(maxForwards) && Number(maxForwards) <= MAX_MAX_FORWARDS))
     throw new SipParseError(`invalid Max-Forwards: ${truncate(maxForwards)}`, 400, partial);
-  for (const h of message.headers) {
-    if (h.key !== 'via') continue;
-    for (const element of splitTopLevel(h.value, ',')) {
+  for (const h of toParse) {
+    // RFC 3261 §10.2.2: "Contact: *" removes every binding.
+    if (h.key === 'contact' && h.value === '*') continue;
+    const elements = h.key === 'from' || h.key === 'to' ? [h.value] : splitTopLevel(h.value, ',');
+    for (const element of elements) {
       try {
-        parseVia(element);
+        if (h.key === 'via') parseVia(element);
+        else parseNameAddr(element);
       } catch (err) {
-        throw asParseError(err, `invalid Via: `, partial);
+        throw asParseError(err, `invalid ${canonicalHeaderName(h.key)}: `, partial);
       }
     }
-  }
-  for (const key of ['from', 'to'] as const) checkAddress(message.get(key) ?? '', key, partial);
-  for (const key of ADDRESS_LIST_HEADERS) {
-    for (const h of message.headers) {
-      if (h.key !== key) continue;
-      // RFC 3261 §10.2.2: "Contact: *" removes every binding.
-      if (key === 'contact' && h.value === '*') continue;
-      for (const element of splitTopLevel(h.value, ',')) checkAddress(element, key, partial);
-    }
-  }
-}
-
-function checkAddress(text: string, key: string, partial: SipRequest | undefined): void {
-  try {
-    parseNameAddr(text);
-  } catch (err) {
-    throw asParseError(err, `invalid ${canonicalHeaderName(key)}: `, partial);
   }
 }
 
@@ -233,7 +228,8 @@ function asParseError(err: unknown, prefix: string, partial: SipRequest | undefi
 
 function validateRequest(request: SipRequest): void {
   const scheme = uriScheme(request.uri);
-  if (scheme === null) throw new SipParseError(`malformed Request-URI: ${truncate(request.uri)}`, 400, request);
+  if (scheme === null)
+    throw new SipParseError(`malformed Request-URI: ${truncate(request.uri)}`, 400, request);
   if (scheme !== 'sip' && scheme !== 'sips' && scheme !== 'tel')
     throw new SipParseError(`unsupported URI scheme: ${truncate(scheme)}`, 416, request);
   let headers: string | null;
@@ -243,7 +239,8 @@ function validateRequest(request: SipRequest): void {
     throw asParseError(err, 'malformed Request-URI: ', request);
   }
   // RFC 3261 §19.1.1 (table): headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11).
-  if (headers !== null) throw new SipParseError(`headers in Request-URI: ${truncate(request.uri)}`, 400, request);
+  if (headers !== null)
+    throw new SipParseError(`headers in Request-URI: ${truncate(request.uri)}`, 400, request);
   const cseqMethod = request.cseq.method;
   if (cseqMethod !== request.method) {
     const status = KNOWN_METHODS.has(request.method) ? 400 : 501;
@@ -263,17 +260,27 @@ function readBody(
   for (const h of message.headers) {
     if (h.key !== 'content-length') continue;
     if (text !== undefined && h.value !== text)
-      throw new SipParseError(`conflicting Content-Length values: ${text}, ${truncate(h.value)}`, 400, partial);
+      throw new SipParseError(
+        `conflicting Content-Length values: ${text}, ${truncate(h.value)}`,
+        400,
+        partial,
+      );
     text = h.value;
   }
   if (text === undefined) {
-    if (options.stream) throw new SipParseError('Content-Length is required on stream transports', 400, partial);
+    if (options.stream)
+      throw new SipParseError('Content-Length is required on stream transports', 400, partial);
     return available > 0 ? buffer.subarray(bodyStart) : Buffer.alloc(0);
   }
-  if (!/^[0-9]{1,10}$/.test(text)) throw new SipParseError(`invalid Content-Length: ${truncate(text)}`, 400, partial);
+  if (!/^[0-9]{1,10}$/.test(text))
+    throw new SipParseError(`invalid Content-Length: ${truncate(text)}`, 400, partial);
   const length = Number(text);
   if (length > available)
-    throw new SipParseError(`Content-Length ${length} exceeds the ${available} body bytes received`, 400, partial);
+    throw new SipParseError(
+      `Content-Length ${length} exceeds the ${available} body bytes received`,
+      400,
+      partial,
+    );
   // RFC 3261 §18.3: bytes past Content-Length in a datagram are discarded.
   return buffer.subarray(bodyStart, bodyStart + length);
 }

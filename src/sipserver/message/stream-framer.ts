@@ -1,9 +1,7 @@
 import { findHeaderSectionEnd } from './parser';
 
 export type FramerEvent =
-  | { kind: 'message'; data: Buffer }
-  | { kind: 'keepalive' }
-  | { kind: 'error'; reason: string };
+  { kind: 'message'; data: Buffer } | { kind: 'keepalive' } | { kind: 'error'; reason: string };
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -39,7 +37,8 @@ export class StreamFramer {
         break;
       }
       const length = contentLength(this.pending.toString('latin1', 0, section.end));
-      if (length === null) return this.fail(events, 'missing or invalid Content-Length on a stream transport');
+      if (length === null)
+        return this.fail(events, 'missing or invalid Content-Length on a stream transport');
       const total = section.bodyStart + length;
       if (total > this.maxMessageSize)
         return this.fail(events, `message of ${total} bytes exceeds the maximum of ${this.maxMessageSize}`);

@@ -35,7 +35,8 @@ export function uriScheme(text: string): string | null {
   for (let i = 1; i < colon; i++) {
     const c = text.charCodeAt(i);
     const lower = c | 0x20;
-    const ok = (lower >= 0x61 && lower <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e;
+    const ok =
+      (lower >= 0x61 && lower <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e;
     if (!ok) return null;
   }
   return text.slice(0, colon).toLowerCase();
@@ -65,7 +66,16 @@ export function parseAnyUri(text: string): SipUri {
   if (scheme === 'sip' || scheme === 'sips' || scheme === 'tel') return parseUri(text);
   const opaque = text.slice(scheme.length + 1);
   if (opaque === '' || hasUriBreakingChar(opaque)) throw new UriError(`malformed ${scheme} URI: ${text}`);
-  return { scheme, user: null, password: null, host: '', port: null, params: new Map(), headers: null, opaque };
+  return {
+    scheme,
+    user: null,
+    password: null,
+    host: '',
+    port: null,
+    params: new Map(),
+    headers: null,
+    opaque,
+  };
 }
 
 function parseSipUri(scheme: string, rest: string, text: string): SipUri {

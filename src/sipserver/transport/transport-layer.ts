@@ -32,7 +32,8 @@ type Listener = UdpListener | StreamListener | WsListener;
  *
  * Events: 'message' (data: Buffer, flow: Flow) for each whole SIP message; 'bad-input'
  * (reason: string, flow: Flow) for input that was refused; 'connection-closed' (flow: Flow)
- * when a TCP/TLS/WS/WSS connection goes away, whichever side closed it.
+ * when a TCP/TLS/WS/WSS connection goes away, whichever side closed it. A connection's flow
+ * is one shared object for all its messages: read it, copy it, never change it.
  */
 export class TransportLayer extends EventEmitter implements MessageSender {
   private readonly options: ResolvedTransportOptions;
@@ -120,7 +121,10 @@ export class TransportLayer extends EventEmitter implements MessageSender {
     this.table.byId(connectionId)?.close();
   }
 
-  /** Closes every connection, then every listener; pending connection attempts fail. */
+  /**
+   * Closes every connection ('connection-closed' fires for each), then every listener;
+   * pending connection attempts fail. WebSocket peers get a close frame and a moment to answer.
+   */
   async close(): Promise<void> {
     this.shutdown.abort();
     const connections = this.table.all();

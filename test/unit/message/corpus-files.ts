@@ -82,8 +82,10 @@ export const rfc3665 = (): Rfc3665Entry[] => readManifest('rfc3665/MANIFEST.json
 /** Every message the RFCs present as well-formed SIP, as seeds for mutation tests. */
 export function wellFormedMessages(): Buffer[] {
   const seeds: Buffer[] = [];
-  for (const e of rfc4475()) if (/^valid/.test(e.syntax_verdict)) seeds.push(readFixture(`rfc4475/${e.file}`));
-  for (const e of rfc5118()) if (/^valid/.test(e.verdict)) seeds.push(readFixture(`rfc5118/wire-crlf/${e.file}`));
+  for (const e of rfc4475())
+    if (/^valid/.test(e.syntax_verdict)) seeds.push(readFixture(`rfc4475/${e.file}`));
+  for (const e of rfc5118())
+    if (/^valid/.test(e.verdict)) seeds.push(readFixture(`rfc5118/wire-crlf/${e.file}`));
   for (const e of rfc3665()) seeds.push(readFixture(`rfc3665/${e.file}`));
   return seeds;
 }

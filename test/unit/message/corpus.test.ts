@@ -118,7 +118,9 @@ function fromManifest(verdict: string, handling: string, isResponse: boolean): E
 }
 
 function expectationFor(key: string, verdict: string, handling: string, message: Buffer): Expectation {
-  return CHOICES[key]?.expectation ?? fromManifest(verdict, handling, message.subarray(0, 4).toString() === 'SIP/');
+  return (
+    CHOICES[key]?.expectation ?? fromManifest(verdict, handling, message.subarray(0, 4).toString() === 'SIP/')
+  );
 }
 
 /** The header section as text, read without the parser under test. */
@@ -270,7 +272,10 @@ const DETAILS: Record<string, (m: AnySipMessage, raw: Buffer) => void> = {
     assert.equal(unescapeUri(m.from.uri.user ?? ''), 'I have spaces');
     const contact = parseNameAddr(get(m, 'contact'));
     assert.equal(unescapeUri(contact.uri.user ?? ''), 'caller');
-    const params = [...contact.uri.params].map(([name, value]) => [unescapeUri(name), value && unescapeUri(value)]);
+    const params = [...contact.uri.params].map(([name, value]) => [
+      unescapeUri(name),
+      value && unescapeUri(value),
+    ]);
     assert.deepEqual(params, [
       ['lr', null],
       ['name', 'value%41'],
@@ -366,7 +371,8 @@ const DETAILS: Record<string, (m: AnySipMessage, raw: Buffer) => void> = {
     assert.equal(get(m, 'content-type'), 'application/unknownformat');
     assert.equal(m.body.length, 40);
   },
-  'rfc4475/regaut01.dat': (m) => assert.equal(get(m, 'authorization'), 'NoOneKnowsThisScheme opaque-data=here'),
+  'rfc4475/regaut01.dat': (m) =>
+    assert.equal(get(m, 'authorization'), 'NoOneKnowsThisScheme opaque-data=here'),
   'rfc4475/bcast.dat': (m) => assert.equal(m.vias[1].host, '255.255.255.255'),
   'rfc4475/zeromf.dat': (m) => assert.equal(get(m, 'max-forwards'), '0'),
   'rfc4475/cparam01.dat': (m) => {
@@ -539,7 +545,10 @@ function archiveExpectation(
   if (entry.archive_content_length > entry.archive_lf_body_bytes)
     return { expectation: { accept: false, status: 400, reply: true }, reason: /Content-Length .* exceeds/ };
   if (entry.wire_derivation_notes.some((note) => /missing empty line/.test(note)))
-    return { expectation: { accept: false, status: 400, reply: true }, reason: /no empty line after the headers/ };
+    return {
+      expectation: { accept: false, status: 400, reply: true },
+      reason: /no empty line after the headers/,
+    };
   return { expectation: ACCEPT };
 }
 
@@ -581,12 +590,20 @@ describe('message corpus: bookkeeping', () => {
     const cases = [
       ...rfc4475().map((e: Rfc4475Entry) => {
         const key = `rfc4475/${e.file}`;
-        return { key, detailsKey: key, expectation: expectationFor(key, e.syntax_verdict, e.expected_handling, readFixture(key)) };
+        return {
+          key,
+          detailsKey: key,
+          expectation: expectationFor(key, e.syntax_verdict, e.expected_handling, readFixture(key)),
+        };
       }),
       ...rfc5118().map((e) => {
         const key = `rfc5118/${e.file}`;
         const raw = readFixture(`rfc5118/wire-crlf/${e.file}`);
-        return { key, detailsKey: key.replace(/\.dat$/, ''), expectation: expectationFor(key, e.verdict, e.expected_handling, raw) };
+        return {
+          key,
+          detailsKey: key.replace(/\.dat$/, ''),
+          expectation: expectationFor(key, e.verdict, e.expected_handling, raw),
+        };
       }),
     ];
     const missingReasons = cases.filter((c) => !c.expectation.accept && !REASONS[c.key]).map((c) => c.key);

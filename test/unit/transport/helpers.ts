@@ -27,6 +27,17 @@ export async function nextEvent<T extends unknown[] = unknown[]>(
   }
 }
 
+/** Resolves when the socket closes, whatever error preceded it (a reset is a way to close). */
+export function socketClosed(socket: EventEmitter, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`socket not closed within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Polls until `check` holds, for states no event announces. */
 export async function eventually(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

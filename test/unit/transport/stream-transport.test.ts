@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { TransportLayer, type TransportOptions } from '../../../src/sipserver/transport/transport-layer';
 import type { Flow, ListeningPoint } from '../../../src/sipserver/transport/types';
-import { ByteCollector, Cleanup, connectTcp, delay, eventually, nextEvent, sipRequest } from './helpers';
+import {
+  ByteCollector,
+  Cleanup,
+  connectTcp,
+  delay,
+  eventually,
+  nextEvent,
+  socketClosed,
+  sipRequest,
+} from './helpers';
 
 describe('transport layer: TCP', () => {
   const cleanup = new Cleanup();
@@ -96,7 +105,7 @@ describe('transport layer: TCP', () => {
     const bad = await peer(point.port);
     const good = await peer(point.port);
     const badPort = bad.localPort;
-    const closedByUs = nextEvent(bad, 'close');
+    const closedByUs = socketClosed(bad);
 
     const refused = nextEvent<[string, Flow]>(transport, 'bad-input');
     bad.write('OPTIONS sip:a@b SIP/2.0\r\nCall-ID: no-length\r\n\r\n');
@@ -117,7 +126,7 @@ describe('transport layer: TCP', () => {
   it('refuses and closes a connection whose message exceeds maxMessageSize', async () => {
     const { transport, point } = await listening({ maxMessageSize: 500 });
     const socket = await peer(point.port);
-    const closed = nextEvent(socket, 'close');
+    const closed = socketClosed(socket);
     const refused = nextEvent<[string]>(transport, 'bad-input');
     socket.write(sipRequest('huge', 'x'.repeat(600)));
     assert.match((await refused)[0], /exceeds the maximum of 500/);
@@ -222,7 +231,7 @@ describe('transport layer: TCP', () => {
     const received = nextEvent<[Buffer, Flow]>(transport, 'message');
     staying.write(sipRequest('who'));
     const [, stayingFlow] = await received;
-    const peerSeesClose = nextEvent(staying, 'close');
+    const peerSeesClose = socketClosed(staying);
     const second = nextEvent<[Flow]>(transport, 'connection-closed');
     transport.closeConnection(stayingFlow.connectionId as string);
     assert.deepEqual((await second)[0], stayingFlow);
@@ -234,7 +243,7 @@ describe('transport layer: TCP', () => {
     const { transport, point } = await listening({ idleTimeoutMs: 300 });
     const socket = await peer(point.port);
     const port = socket.localPort;
-    const peerSeesClose = nextEvent(socket, 'close');
+    const peerSeesClose = socketClosed(socket);
     const [flow] = await nextEvent<[Flow]>(transport, 'connection-closed');
     assert.equal(flow.remotePort, port);
     await peerSeesClose;
@@ -259,7 +268,7 @@ describe('transport layer: TCP', () => {
     await peer(point.port);
     await eventually(() => transport.stats.connectionsOpen === 1, 'the first connection is open');
     const second = await peer(point.port);
-    await nextEvent(second, 'close');
+    await socketClosed(second);
     assert.equal(transport.stats.connectionsOpen, 1);
   });
 

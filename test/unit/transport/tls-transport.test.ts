@@ -7,7 +7,15 @@ import * as tls from 'node:tls';
 import { WebSocket, type RawData } from 'ws';
 import { TransportLayer, type TransportOptions } from '../../../src/sipserver/transport/transport-layer';
 import type { Flow } from '../../../src/sipserver/transport/types';
-import { ByteCollector, Cleanup, connectTcp, eventually, nextEvent, sipRequest } from './helpers';
+import {
+  ByteCollector,
+  Cleanup,
+  connectTcp,
+  eventually,
+  nextEvent,
+  socketClosed,
+  sipRequest,
+} from './helpers';
 
 describe('transport layer: TLS and WSS', () => {
   const cleanup = new Cleanup();
@@ -156,7 +164,7 @@ describe('transport layer: TLS and WSS', () => {
     const second = connect();
     let secured = false;
     second.on('secureConnect', () => (secured = true));
-    await nextEvent(second, 'close');
+    await socketClosed(second);
     assert.equal(secured, false);
     assert.equal(transport.stats.connectionsOpen, 1);
   });
@@ -169,7 +177,7 @@ describe('transport layer: TLS and WSS', () => {
     ];
     const stuck = await Promise.all(points.map((point) => connectTcp(point.port)));
     for (const socket of stuck) cleanup.add(() => socket.destroy());
-    const allClosed = Promise.all(stuck.map((socket) => nextEvent(socket, 'close')));
+    const allClosed = Promise.all(stuck.map((socket) => socketClosed(socket)));
     await transport.close();
     await allClosed;
   });

@@ -3,7 +3,7 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { TransportLayer } from '../../../src/sipserver/transport/transport-layer';
 import type { Flow, ListeningPoint } from '../../../src/sipserver/transport/types';
-import { Cleanup, connectTcp, nextEvent, sipRequest } from './helpers';
+import { Cleanup, connectTcp, nextEvent, socketClosed, sipRequest } from './helpers';
 
 describe('transport layer: lifecycle', () => {
   const cleanup = new Cleanup();
@@ -73,7 +73,7 @@ describe('transport layer: lifecycle', () => {
     await received;
     const closedFlows: Flow[] = [];
     transport.on('connection-closed', (flow: Flow) => closedFlows.push(flow));
-    const peerSeesClose = nextEvent(peer, 'close');
+    const peerSeesClose = socketClosed(peer);
 
     await transport.close();
     await peerSeesClose;
@@ -93,7 +93,7 @@ describe('transport layer: lifecycle', () => {
     const stuck = await connectTcp(ws.port);
     cleanup.add(() => stuck.destroy());
     stuck.write('GET / HTTP/1.1\r\nHost: x\r\n');
-    const peerSeesClose = nextEvent(stuck, 'close');
+    const peerSeesClose = socketClosed(stuck);
     await transport.close();
     await peerSeesClose;
   });

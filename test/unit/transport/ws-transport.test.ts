@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { TransportLayer, type TransportOptions } from '../../../src/sipserver/transport/transport-layer';
 import type { Flow, ListeningPoint } from '../../../src/sipserver/transport/types';
-import { Cleanup, eventually, nextEvent, sipRequest } from './helpers';
+import { Cleanup, eventually, nextEvent, socketClosed, sipRequest } from './helpers';
 
 describe('transport layer: WebSocket (RFC 7118)', () => {
   const cleanup = new Cleanup();
@@ -152,7 +152,7 @@ describe('transport layer: WebSocket (RFC 7118)', () => {
   it('closes an idle WebSocket connection', async () => {
     const { transport, point } = await listening({ idleTimeoutMs: 300 });
     const ws = await openClient(point.port);
-    const closed = nextEvent(ws, 'close');
+    const closed = socketClosed(ws);
     await nextEvent(transport, 'connection-closed');
     await closed;
   });
