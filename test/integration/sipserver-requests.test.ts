@@ -4,7 +4,14 @@ import * as net from 'node:net';
 import WebSocket from 'ws';
 import type Srf from 'drachtio-srf';
 import { parseMessage, SipRequest, SipResponse } from '../../src/sipserver/message';
-import { delay, eventually, requestStatus, SECRET, startEmbedded, type EmbeddedHarness } from '../support/embedded';
+import {
+  delay,
+  eventually,
+  requestStatus,
+  SECRET,
+  startEmbedded,
+  type EmbeddedHarness,
+} from '../support/embedded';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { parseMessageLog, runSipp, startSippServer } from '../support/sipp';
@@ -17,8 +24,14 @@ interface Seen {
   receivedOn: string;
 }
 
-function rawRequest(method: string, port: number, opts: { branch?: string; callId?: string; via?: string } = {}): string {
-  const via = opts.via ?? `SIP/2.0/UDP 127.0.0.1:${port};branch=${opts.branch ?? 'z9hG4bK' + Math.random().toString(36).slice(2)};rport`;
+function rawRequest(
+  method: string,
+  port: number,
+  opts: { branch?: string; callId?: string; via?: string } = {},
+): string {
+  const via =
+    opts.via ??
+    `SIP/2.0/UDP 127.0.0.1:${port};branch=${opts.branch ?? 'z9hG4bK' + Math.random().toString(36).slice(2)};rport`;
   return [
     `${method} sip:pinhole@127.0.0.1 SIP/2.0`,
     `Via: ${via}`,
@@ -52,7 +65,8 @@ describe('embedded SIP server: out-of-dialog requests with a real drachtio-srf a
           protocol: r.protocol,
           receivedOn: r.receivedOn,
         });
-        if (r.method === 'REGISTER') res.send(200, { headers: { Contact: req.get('Contact'), Expires: '300' } });
+        if (r.method === 'REGISTER')
+          res.send(200, { headers: { Contact: req.get('Contact'), Expires: '300' } });
         else res.send(200);
       });
     }
@@ -68,10 +82,18 @@ describe('embedded SIP server: out-of-dialog requests with a real drachtio-srf a
       const localPort = await allocatePort();
       seen.length = 0;
       for (const scenario of ['uac-options.xml', 'uac-register.xml', 'uac-message.xml']) {
-        const result = await runSipp({ scenario, remote: `127.0.0.1:${harness.sipPort}`, localPort, transport, service: 'pinhole' });
+        const result = await runSipp({
+          scenario,
+          remote: `127.0.0.1:${harness.sipPort}`,
+          localPort,
+          transport,
+          service: 'pinhole',
+        });
         assert.equal(result.exitCode, 0, `${scenario} failed:\n${result.errors}\n${result.messages}`);
         if (scenario === 'uac-register.xml') {
-          const ok = parseMessageLog(result.messages).find((m) => m.direction === 'received' && m.text.startsWith('SIP/2.0 200'));
+          const ok = parseMessageLog(result.messages).find(
+            (m) => m.direction === 'received' && m.text.startsWith('SIP/2.0 200'),
+          );
           assert.ok(ok, 'sipp logged the 200');
           assert.match(ok.text, new RegExp(`received=127\\.0\\.0\\.1`));
           assert.match(ok.text, new RegExp(`rport=${localPort}`));
@@ -137,7 +159,10 @@ describe('embedded SIP server: out-of-dialog requests with a real drachtio-srf a
     });
     const status = await requestStatus(srf, 'sip:k3l2j4@df7jal23ls0d.invalid;transport=ws', 'OPTIONS');
     assert.equal(status, 200);
-    assert.ok(received.some((m) => m.startsWith('OPTIONS sip:k3l2j4@df7jal23ls0d.invalid')), 'OPTIONS came down the WebSocket');
+    assert.ok(
+      received.some((m) => m.startsWith('OPTIONS sip:k3l2j4@df7jal23ls0d.invalid')),
+      'OPTIONS came down the WebSocket',
+    );
     ws.close();
   });
 
@@ -172,17 +197,26 @@ describe('embedded SIP server: out-of-dialog requests with a real drachtio-srf a
       const bad = rawRequest('OPTIONS', port).replace('CSeq: 1 OPTIONS', 'CSeq: one OPTIONS');
       socket.send(bad, harness.sipPort, '127.0.0.1');
       await eventually(() => replies.some((r) => r.startsWith('SIP/2.0 400')), 'a 400 for the bad CSeq');
-      assert.match(replies.find((r) => r.startsWith('SIP/2.0 400')) ?? '', /Warning: 399 pinhole "invalid CSeq/);
+      assert.match(
+        replies.find((r) => r.startsWith('SIP/2.0 400')) ?? '',
+        /Warning: 399 pinhole "invalid CSeq/,
+      );
       assert.ok(harness.server.stats().badInput >= before + 3, 'each bad message is counted');
       socket.send(rawRequest('OPTIONS', port), harness.sipPort, '127.0.0.1');
-      await eventually(() => replies.some((r) => r.startsWith('SIP/2.0 200')), 'a good request still answered');
+      await eventually(
+        () => replies.some((r) => r.startsWith('SIP/2.0 200')),
+        'a good request still answered',
+      );
       socket.close();
     });
 
     it('closes a TCP connection that sends an oversized or unframed message, other connections unaffected', async () => {
       const good = net.connect(harness.sipPort, '127.0.0.1');
       const bad = net.connect(harness.sipPort, '127.0.0.1');
-      await Promise.all([new Promise((r) => good.once('connect', r)), new Promise((r) => bad.once('connect', r))]);
+      await Promise.all([
+        new Promise((r) => good.once('connect', r)),
+        new Promise((r) => bad.once('connect', r)),
+      ]);
       const badClosed = new Promise((r) => bad.once('close', r));
       bad.on('error', () => undefined);
       bad.write(rawRequest('OPTIONS', 5060).replace('Content-Length: 0', 'Content-Length: 999999'));

@@ -8,7 +8,11 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 const running = new Map<number, ChildProcess>();
 const DEFAULT_GRACE_MS = 2000;
 
-export function spawnTracked(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+export function spawnTracked(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): ChildProcess {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   const pid = child.pid;
   if (pid !== undefined) {

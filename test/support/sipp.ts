@@ -266,7 +266,8 @@ function launch(options: SippOptions, defaultCalls: number | undefined): SippRun
     });
     child.once('close', (code) => {
       clearTimeout(killTimer);
-      const counts = countsFromStats(readIfPresent(files.stats)) ?? countsFromScreen(readIfPresent(files.screen));
+      const counts =
+        countsFromStats(readIfPresent(files.stats)) ?? countsFromScreen(readIfPresent(files.screen));
       const result: SippResult = {
         exitCode: code,
         successfulCalls: counts.successful,
@@ -316,7 +317,11 @@ function delay(ms: number): Promise<void> {
  * /proc/net. Probing by binding the port ourselves would race SIPp's own bind and could make it
  * fail with "address in use"; reading the kernel's socket table cannot.
  */
-async function waitUntilListening(port: number, transport: 'udp' | 'tcp', child: ChildProcess): Promise<void> {
+async function waitUntilListening(
+  port: number,
+  transport: 'udp' | 'tcp',
+  child: ChildProcess,
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -349,7 +354,8 @@ function isBound(port: number, transport: 'udp' | 'tcp'): boolean {
 export function parseMessageLog(log: string): LoggedMessage[] {
   const messages: LoggedMessage[] = [];
   const marker = /^(UDP|TCP) message (sent|received)[^\n]*:\n/gm;
-  const starts: { index: number; bodyStart: number; transport: string; direction: 'sent' | 'received' }[] = [];
+  const starts: { index: number; bodyStart: number; transport: string; direction: 'sent' | 'received' }[] =
+    [];
   for (let match = marker.exec(log); match !== null; match = marker.exec(log)) {
     starts.push({
       index: match.index,

@@ -890,7 +890,7 @@ export class EmbeddedSipServer {
       entry.dialog = null;
       return null;
     }
-    if (status === 100 || !toTag) return dialog;
+    if (status === 100 || (!toTag && !dialog)) return dialog;
     const contact = response.getAll('contact')[0];
     const routeSet = response.getAll('record-route').reverse();
     if (!dialog) {
@@ -899,7 +899,7 @@ export class EmbeddedSipServer {
         'uac',
         request.callId,
         request.fromTag ?? '',
-        toTag,
+        toTag ?? '',
         {
           localParty: request.get('from') ?? '',
           remoteParty: response.get('to') ?? '',
@@ -917,8 +917,11 @@ export class EmbeddedSipServer {
       entry.dialog = dialog;
       this.coreState(dialog).outstandingInvite = entry;
     } else {
-      dialog.remoteTag = toTag;
-      dialog.remoteParty = response.get('to') ?? dialog.remoteParty;
+      // A peer that drops the tag from its 2xx still answers the early dialog it opened.
+      if (toTag) {
+        dialog.remoteTag = toTag;
+        dialog.remoteParty = response.get('to') ?? dialog.remoteParty;
+      }
       if (contact) dialog.remoteTarget = parseNameAddr(contact).uriText;
       dialog.routeSet = routeSet;
       dialog.flow = flow;
