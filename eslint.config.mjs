@@ -17,7 +17,21 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/app/**', '**/registrar/**', '**/b2bua/**', '**/nat/**', '**/config/**', '**/admin/**'], message: 'src/sipserver must not import from the app' }] },
+        {
+          patterns: [
+            {
+              group: [
+                '**/app/**',
+                '**/registrar/**',
+                '**/b2bua/**',
+                '**/nat/**',
+                '**/config/**',
+                '**/admin/**',
+              ],
+              message: 'src/sipserver must not import from the app',
+            },
+          ],
+        },
       ],
     },
   },

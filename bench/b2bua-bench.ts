@@ -11,7 +11,8 @@ import { EmbeddedSipServer } from '../src/sipserver';
 import { allocatePort } from '../test/support/ports';
 
 const SECRET = 'bench';
-const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
+const SDP =
+  'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
 
 interface Step {
   rate: number;
@@ -59,7 +60,9 @@ async function main(): Promise<void> {
     srf.connect({ ...server.controlAddress, secret: SECRET });
   });
 
-  const uas = spawn('sipp', ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(uasPort), '-nostdin'], { stdio: 'ignore' });
+  const uas = spawn('sipp', ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(uasPort), '-nostdin'], {
+    stdio: 'ignore',
+  });
   await new Promise((r) => setTimeout(r, 500));
   const steps: Step[] = [];
   try {
@@ -67,9 +70,24 @@ async function main(): Promise<void> {
       const calls = Math.round(rate * seconds);
       const started = Date.now();
       const code = await sipp([
-        '-sn', 'uac', '-i', '127.0.0.1', '-p', String(uacPort), '-nostdin',
-        '-r', String(rate), '-m', String(calls), '-l', String(Math.max(200, rate * 4)),
-        '-d', '0', '-timeout', String(seconds * 4 + 20) + 's', '-timeout_error',
+        '-sn',
+        'uac',
+        '-i',
+        '127.0.0.1',
+        '-p',
+        String(uacPort),
+        '-nostdin',
+        '-r',
+        String(rate),
+        '-m',
+        String(calls),
+        '-l',
+        String(Math.max(200, rate * 4)),
+        '-d',
+        '0',
+        '-timeout',
+        String(seconds * 4 + 20) + 's',
+        '-timeout_error',
         `127.0.0.1:${sipPort}`,
       ]);
       const step: Step = {
@@ -80,7 +98,9 @@ async function main(): Promise<void> {
         rssMb: Math.round(process.memoryUsage().rss / 1048576),
       };
       steps.push(step);
-      process.stdout.write(`rate ${rate}/s: ${code === 0 ? 'ok' : `failures (sipp exit ${code})`} in ${step.seconds.toFixed(1)} s\n`);
+      process.stdout.write(
+        `rate ${rate}/s: ${code === 0 ? 'ok' : `failures (sipp exit ${code})`} in ${step.seconds.toFixed(1)} s\n`,
+      );
       if (code !== 0 || rate >= 5000) break;
       rate = Math.round(rate * 1.5);
       await new Promise((r) => setTimeout(r, 1000));
@@ -91,9 +111,13 @@ async function main(): Promise<void> {
     await server.stop();
   }
   const best = steps.filter((s) => s.failed === 0).pop();
-  process.stdout.write('\n| offered calls/s | calls | result | wall s | RSS MB |\n|---:|---:|---|---:|---:|\n');
+  process.stdout.write(
+    '\n| offered calls/s | calls | result | wall s | RSS MB |\n|---:|---:|---|---:|---:|\n',
+  );
   for (const s of steps)
-    process.stdout.write(`| ${s.rate} | ${s.calls} | ${s.failed === 0 ? 'no failed call' : 'failed calls'} | ${s.seconds.toFixed(1)} | ${s.rssMb} |\n`);
+    process.stdout.write(
+      `| ${s.rate} | ${s.calls} | ${s.failed === 0 ? 'no failed call' : 'failed calls'} | ${s.seconds.toFixed(1)} | ${s.rssMb} |\n`,
+    );
   process.stdout.write(`\nhighest rate with zero failed calls: ${best ? best.rate : 'none'} calls/s\n`);
 }
 

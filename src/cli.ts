@@ -51,23 +51,38 @@ program
   .description('run the embedded drachtio-compatible SIP server alone (a drop-in for drachtio-server)')
   .requiredOption('-l, --listen <url...>', 'SIP listener, e.g. udp://127.0.0.1:5090 (repeatable)')
   .option('--control <host:port>', 'drachtio control address for apps', '127.0.0.1:9022')
-  .addOption(new Option('--secret <secret>', 'secret apps authenticate with').env('PINHOLE_SECRET').makeOptionMandatory())
+  .addOption(
+    new Option('--secret <secret>', 'secret apps authenticate with')
+      .env('PINHOLE_SECRET')
+      .makeOptionMandatory(),
+  )
   .option('--advertise <address>', 'public address for Via/Contact')
   .option('--log-level <level>', 'error | warn | info | debug', 'info')
-  .action(async (opts: { listen: string[]; control: string; secret: string; advertise?: string; logLevel: string }) => {
-    const logger = createLogger(opts.logLevel, 'pinhole-sip-server');
-    const control = parseHostPort(opts.control);
-    const server = new EmbeddedSipServer({
-      listen: opts.listen,
-      control: { ...control, secret: opts.secret },
-      advertise: opts.advertise,
-      logger,
-    });
-    await server.start();
-    for (const p of server.listeningPoints) process.stdout.write(`listening on ${p.protocol}://${p.address}:${p.port}\n`);
-    process.stdout.write(`drachtio control on ${server.controlAddress.host}:${server.controlAddress.port}\n`);
-    onSignals(() => server.stop());
-  });
+  .action(
+    async (opts: {
+      listen: string[];
+      control: string;
+      secret: string;
+      advertise?: string;
+      logLevel: string;
+    }) => {
+      const logger = createLogger(opts.logLevel, 'pinhole-sip-server');
+      const control = parseHostPort(opts.control);
+      const server = new EmbeddedSipServer({
+        listen: opts.listen,
+        control: { ...control, secret: opts.secret },
+        advertise: opts.advertise,
+        logger,
+      });
+      await server.start();
+      for (const p of server.listeningPoints)
+        process.stdout.write(`listening on ${p.protocol}://${p.address}:${p.port}\n`);
+      process.stdout.write(
+        `drachtio control on ${server.controlAddress.host}:${server.controlAddress.port}\n`,
+      );
+      onSignals(() => server.stop());
+    },
+  );
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`pinhole: ${err.message}\n`);

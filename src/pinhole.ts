@@ -17,7 +17,11 @@ export interface RunningPinhole {
  * Starts Pinhole: the embedded SIP server (unless a drachtio-server is configured) and the
  * drachtio-srf app connected to it over the drachtio wire protocol.
  */
-export async function startPinhole(config: PinholeConfig, configDir: string, logger: Logger): Promise<RunningPinhole> {
+export async function startPinhole(
+  config: PinholeConfig,
+  configDir: string,
+  logger: Logger,
+): Promise<RunningPinhole> {
   let sipServer: EmbeddedSipServer | null = null;
   let target: { host: string; port: number; secret: string };
   if (config.sip.server === 'embedded') {
@@ -46,7 +50,9 @@ export async function startPinhole(config: PinholeConfig, configDir: string, log
   const srf = new Srf();
   installApp(srf, logger.child({ component: 'app' }));
   await connectSrf(srf, target);
-  logger.info('pinhole started', { sipServer: config.sip.server === 'embedded' ? 'embedded' : `${target.host}:${target.port}` });
+  logger.info('pinhole started', {
+    sipServer: config.sip.server === 'embedded' ? 'embedded' : `${target.host}:${target.port}`,
+  });
   return {
     srf,
     sipServer,

@@ -11,7 +11,9 @@ export class ConfigError extends Error {
   ) {
     super(
       `${file}: ` +
-        problems.map((p) => `${p.line !== null ? `line ${p.line}: ` : ''}${p.path ? `${p.path}: ` : ''}${p.reason}`).join('; '),
+        problems
+          .map((p) => `${p.line !== null ? `line ${p.line}: ` : ''}${p.path ? `${p.path}: ` : ''}${p.reason}`)
+          .join('; '),
     );
   }
 }
@@ -58,7 +60,9 @@ function lineOf(root: unknown, path: string[], lines: LineCounter): number | nul
   let line: number | null = node?.range ? lines.linePos(node.range[0]).line : null;
   for (const key of path) {
     if (isMap(node)) {
-      const pair = node.items.find((item) => String((item.key as Node & { value?: unknown })?.value ?? item.key) === key);
+      const pair = node.items.find(
+        (item) => String((item.key as Node & { value?: unknown })?.value ?? item.key) === key,
+      );
       if (!pair) break;
       const keyNode = pair.key as Node | null;
       if (keyNode?.range) line = lines.linePos(keyNode.range[0]).line;

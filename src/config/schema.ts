@@ -2,7 +2,10 @@ import { z } from 'zod';
 
 const listenUrl = z
   .string()
-  .regex(/^(udp|tcp|tls|ws|wss):\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]+):[0-9]{1,5}$/, 'expected PROTOCOL://HOST:PORT, e.g. udp://0.0.0.0:5060');
+  .regex(
+    /^(udp|tcp|tls|ws|wss):\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]+):[0-9]{1,5}$/,
+    'expected PROTOCOL://HOST:PORT, e.g. udp://0.0.0.0:5060',
+  );
 
 const hostPort = z.object({
   host: z.string().min(1),
@@ -15,7 +18,10 @@ export const configSchema = z
   .object({
     sip: z
       .object({
-        listen: z.array(listenUrl).min(1).default(['udp://0.0.0.0:5060', 'tcp://0.0.0.0:5060', 'ws://0.0.0.0:8088']),
+        listen: z
+          .array(listenUrl)
+          .min(1)
+          .default(['udp://0.0.0.0:5060', 'tcp://0.0.0.0:5060', 'ws://0.0.0.0:8088']),
         advertise: z.string().min(1).optional(),
         /** `embedded`, or the address of a drachtio-server to use instead. */
         server: z.union([z.literal('embedded'), hostPort]).default('embedded'),

@@ -17,7 +17,9 @@ export interface EmbeddedHarness {
  * An embedded SIP server on loopback with UDP, TCP and WS listeners on fresh ports, and real
  * drachtio-srf apps connected to it over the wire protocol.
  */
-export async function startEmbedded(overrides: Partial<EmbeddedSipServerOptions> = {}): Promise<EmbeddedHarness> {
+export async function startEmbedded(
+  overrides: Partial<EmbeddedSipServerOptions> = {},
+): Promise<EmbeddedHarness> {
   const sipPort = await allocatePort();
   const wsPort = await allocatePort();
   const server = new EmbeddedSipServer({
@@ -63,7 +65,11 @@ export function delay(ms: number): Promise<void> {
 interface SentRequest {
   on(event: 'response', listener: (res: { status: number; get(name: string): string }) => void): void;
 }
-type RequestFn = (uri: string, opts: { method: string }, cb: (err: unknown, req: SentRequest) => void) => void;
+type RequestFn = (
+  uri: string,
+  opts: { method: string },
+  cb: (err: unknown, req: SentRequest) => void,
+) => void;
 
 /** srf.request() with the callback form (which sees every response), resolving with the final status. */
 export function requestStatus(srf: Srf, uri: string, method: string): Promise<number> {

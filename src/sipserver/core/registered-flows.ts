@@ -29,7 +29,8 @@ export class RegisteredFlows {
   }
 
   forgetConnection(connectionId: string): void {
-    for (const [key, cached] of this.byAor) if (cached.flow.connectionId === connectionId) this.byAor.delete(key);
+    for (const [key, cached] of this.byAor)
+      if (cached.flow.connectionId === connectionId) this.byAor.delete(key);
   }
 
   get size(): number {

@@ -23,7 +23,13 @@ import {
 } from '../transaction/transaction-layer';
 import { parseListenUrl } from '../transport/listen-url';
 import { TransportLayer } from '../transport/transport-layer';
-import { isReliable, viaTransport, type Flow, type ListeningPoint, type SendTarget } from '../transport/types';
+import {
+  isReliable,
+  viaTransport,
+  type Flow,
+  type ListeningPoint,
+  type SendTarget,
+} from '../transport/types';
 import { ControlListener } from '../wire/control-listener';
 import type { AppSipCommand, ControlConnection } from '../wire/control-connection';
 import { silentLogger, type WireLogger } from '../wire/logger';
@@ -63,11 +69,28 @@ export interface EmbeddedSipServerOptions {
 }
 
 /** Methods routed to apps when they arrive outside a dialog (as drachtio-server routes them). */
-const ROUTABLE_METHODS = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']);
+const ROUTABLE_METHODS = new Set([
+  'INVITE',
+  'REGISTER',
+  'MESSAGE',
+  'OPTIONS',
+  'INFO',
+  'NOTIFY',
+  'SUBSCRIBE',
+  'PUBLISH',
+]);
 /** Requests that only make sense inside a dialog or transaction: 481 outside one. */
 const DIALOG_ONLY_METHODS = new Set(['BYE', 'UPDATE', 'PRACK', 'CANCEL']);
 /** Requests to a registered user that go down the connection it registered on. */
-const FOLLOW_REGISTERED_FLOW = new Set(['INVITE', 'OPTIONS', 'NOTIFY', 'MESSAGE', 'SUBSCRIBE', 'REFER', 'INFO']);
+const FOLLOW_REGISTERED_FLOW = new Set([
+  'INVITE',
+  'OPTIONS',
+  'NOTIFY',
+  'MESSAGE',
+  'SUBSCRIBE',
+  'REFER',
+  'INFO',
+]);
 /** drachtio-server forgets a request its app never answered after this long. */
 const APP_ANSWER_TIMEOUT_MS = 64_000;
 const VERSION = 'pinhole-embedded-1.0';
@@ -142,14 +165,17 @@ export class EmbeddedSipServer {
     this.transport.on('connection-closed', (flow: Flow) => {
       if (flow.connectionId) this.registeredFlows.forgetConnection(flow.connectionId);
     });
-    this.control.on('sip', (app: ControlConnection, command: AppSipCommand) => this.onAppCommand(app, command));
+    this.control.on('sip', (app: ControlConnection, command: AppSipCommand) =>
+      this.onAppCommand(app, command),
+    );
   }
 
   async start(): Promise<void> {
     for (const url of this.options.listen) this.points.push(await this.transport.listen(parseListenUrl(url)));
     const address = await this.control.listen(this.options.control.host, this.options.control.port);
     this.controlPort = address.port;
-    for (const p of this.points) this.logger.info('SIP listening', { protocol: p.protocol, address: p.address, port: p.port });
+    for (const p of this.points)
+      this.logger.info('SIP listening', { protocol: p.protocol, address: p.address, port: p.port });
     this.logger.info('drachtio control listening', { address: address.address, port: address.port });
   }
 
@@ -219,23 +245,31 @@ export class EmbeddedSipServer {
       if (message instanceof SipRequest) this.onNetworkRequest(message, flow);
       else this.onNetworkResponse(message as SipResponse, flow);
     } catch (err) {
-      this.logger.warn('error handling a SIP message', { err: (err as Error).stack, source: flow.remoteAddress });
+      this.logger.warn('error handling a SIP message', {
+        err: (err as Error).stack,
+        source: flow.remoteAddress,
+      });
     }
   }
 
   private onUnparsable(err: unknown, flow: Flow): void {
     this.counters.badInput++;
     const reason = err instanceof Error ? err.message : String(err);
-    this.logger.warn('malformed SIP message', { reason, source: `${flow.remoteAddress}:${flow.remotePort}`, protocol: flow.protocol });
+    this.logger.warn('malformed SIP message', {
+      reason,
+      source: `${flow.remoteAddress}:${flow.remotePort}`,
+      protocol: flow.protocol,
+    });
     if (!(err instanceof SipParseError) || !err.partial || err.partial.method === 'ACK') return;
     const partial = err.partial;
-    if (!partial.has('via') || !partial.has('call-id') || !partial.has('cseq') || !partial.has('from') || !partial.has('to'))
+    if (
+      !partial.has('via') ||
+      !partial.has('call-id') ||
+      !partial.has('cseq') ||
+      !partial.has('from') ||
+      !partial.has('to')
+    )
       return;
-    try {
-      partial.topVia;
-    } catch {
-      return;
-    }
     const response = createResponse(partial, err.status);
     response.append('Warning', `399 pinhole "${reason.replace(/["\\]/g, '')}"`);
     this.sendStateless(response, flow);
@@ -243,7 +277,12 @@ export class EmbeddedSipServer {
 
   private sendStateless(response: SipResponse, flow: Flow): void {
     this.transport
-      .send(response.toBuffer(), { protocol: flow.protocol, address: flow.remoteAddress, port: flow.remotePort, connectionId: flow.connectionId })
+      .send(response.toBuffer(), {
+        protocol: flow.protocol,
+        address: flow.remoteAddress,
+        port: flow.remotePort,
+        connectionId: flow.connectionId,
+      })
       .catch((e: Error) => this.logger.debug('stateless response not sent', { err: e.message }));
   }
 
@@ -286,7 +325,10 @@ export class EmbeddedSipServer {
     }
     if (!ROUTABLE_METHODS.has(method)) {
       if (DIALOG_ONLY_METHODS.has(method)) this.respondNew(request, flow, 481);
-      else this.respondNew(request, flow, 405, { Allow: [...ROUTABLE_METHODS, 'ACK', 'BYE', 'CANCEL', 'UPDATE', 'PRACK', 'REFER'].join(', ') });
+      else
+        this.respondNew(request, flow, 405, {
+          Allow: [...ROUTABLE_METHODS, 'ACK', 'BYE', 'CANCEL', 'UPDATE', 'PRACK', 'REFER'].join(', '),
+        });
       return;
     }
     if (method === 'REGISTER') {
@@ -305,7 +347,8 @@ export class EmbeddedSipServer {
     const txn = this.transactions.createServerTransaction(request, flow);
     if (method === 'INVITE') txn.respond(this.trying(request));
     const entry = this.trackInbound(app, request, flow, txn, null);
-    const point = this.points.find((p) => p.protocol === flow.protocol && p.port === flow.localPort) ?? this.points[0];
+    const point =
+      this.points.find((p) => p.protocol === flow.protocol && p.port === flow.localPort) ?? this.points[0];
     const local = point ? `${this.options.advertise ?? flow.localAddress}|${flow.localPort}|` : '';
     this.deliverRequest(app, request, flow, entry.txnId, '', local);
   }
@@ -314,7 +357,13 @@ export class EmbeddedSipServer {
     return createResponse(request, 100);
   }
 
-  private respondNew(request: SipRequest, flow: Flow, status: number, headers: Record<string, string> = {}, reason?: string): void {
+  private respondNew(
+    request: SipRequest,
+    flow: Flow,
+    status: number,
+    headers: Record<string, string> = {},
+    reason?: string,
+  ): void {
     const txn = this.transactions.createServerTransaction(request, flow);
     const response = createResponse(request, status, reason ?? reasonPhrase(status));
     if (status > 100 && request.toTag === null) this.setToTag(response, randomTag());
@@ -361,7 +410,10 @@ export class EmbeddedSipServer {
     const last = entry.txn.lastResponse;
     if (last && last.status >= 200) return;
     if (last && last.status > 100) return;
-    this.logger.warn('application did not answer a request', { method: entry.request.method, callId: entry.request.callId });
+    this.logger.warn('application did not answer a request', {
+      method: entry.request.method,
+      callId: entry.request.callId,
+    });
     const response = createResponse(entry.request, 500, 'Server Internal Error - no answer from application');
     if (entry.request.toTag === null) this.setToTag(response, entry.localTag ?? randomTag());
     entry.txn.respond(response);
@@ -381,7 +433,14 @@ export class EmbeddedSipServer {
     this.inboundByTxn.delete(entry.txn);
   }
 
-  private deliverRequest(app: ControlConnection, request: SipRequest, flow: Flow, txnId: string, dialogId: string, local = ''): void {
+  private deliverRequest(
+    app: ControlConnection,
+    request: SipRequest,
+    flow: Flow,
+    txnId: string,
+    dialogId: string,
+    local = '',
+  ): void {
     const data = request.toBuffer();
     app.notify(`sip|${metaBlock('network', data.length, flow)}|${txnId}|${dialogId}|${local}`, data);
   }
@@ -447,7 +506,8 @@ export class EmbeddedSipServer {
   }
 
   private findInboundInvite(dialog: AppDialog): InboundRequest | undefined {
-    for (const entry of this.inbound.values()) if (entry.dialog === dialog && entry.request.method === 'INVITE') return entry;
+    for (const entry of this.inbound.values())
+      if (entry.dialog === dialog && entry.request.method === 'INVITE') return entry;
     return undefined;
   }
 
@@ -522,7 +582,14 @@ export class EmbeddedSipServer {
     });
   }
 
-  private echo(app: ControlConnection, msgId: string, data: Buffer, target: SendTarget, txnId: string, dialogId: string): void {
+  private echo(
+    app: ControlConnection,
+    msgId: string,
+    data: Buffer,
+    target: SendTarget,
+    txnId: string,
+    dialogId: string,
+  ): void {
     const flow: Flow = {
       protocol: target.protocol,
       localAddress: '',
@@ -546,7 +613,11 @@ export class EmbeddedSipServer {
       request = txn.request;
     }
     const last = txn.lastResponse;
-    if (last && last.status >= 200 && !(last.status < 300 && skeleton.status < 300 && request.method === 'INVITE')) {
+    if (
+      last &&
+      last.status >= 200 &&
+      !(last.status < 300 && skeleton.status < 300 && request.method === 'INVITE')
+    ) {
       app.reply(command.msgId, 'NOK|Response not sent due to unknown transaction');
       return;
     }
@@ -560,7 +631,12 @@ export class EmbeddedSipServer {
       else this.setToTag(response, entry.localTag);
     }
     copyAppHeaders(skeleton.headers, response, SERVER_OWNED_IN_RESPONSE);
-    const target = { protocol: entry.flow.protocol, address: entry.flow.remoteAddress, port: entry.flow.remotePort, connectionId: entry.flow.connectionId };
+    const target = {
+      protocol: entry.flow.protocol,
+      address: entry.flow.remoteAddress,
+      port: entry.flow.remotePort,
+      connectionId: entry.flow.connectionId,
+    };
     const point = this.localFor(target);
     const hp = hostPort(point, this.options.advertise);
     fixLocalhostHeaders(response, hp, transportSuffix(point));
@@ -569,7 +645,10 @@ export class EmbeddedSipServer {
       for (const rr of request.getAll('record-route')) response.append('Record-Route', rr);
     }
     const reliable =
-      request.method === 'INVITE' && status > 100 && status < 200 && /\b100rel\b/i.test(skeleton.get('require') ?? '');
+      request.method === 'INVITE' &&
+      status > 100 &&
+      status < 200 &&
+      /\b100rel\b/i.test(skeleton.get('require') ?? '');
     if (reliable) {
       entry.lastRseq += 1;
       response.append('RSeq', String(entry.lastRseq));
@@ -582,7 +661,13 @@ export class EmbeddedSipServer {
     }
 
     let dialog = entry.dialog;
-    if (request.method === 'INVITE' && status > 100 && status < 300 && request.toTag === null && txn === entry.txn) {
+    if (
+      request.method === 'INVITE' &&
+      status > 100 &&
+      status < 300 &&
+      request.toTag === null &&
+      txn === entry.txn
+    ) {
       dialog ??= this.createUasDialog(entry, response, point);
       entry.dialog = dialog;
     }
@@ -593,11 +678,21 @@ export class EmbeddedSipServer {
     txn.respond(response);
     const data = response.toBuffer();
     if (reliable) this.startReliableProvisional(entry, data);
-    if (request.method === 'INVITE' && txn === entry.txn) this.afterInviteResponse(entry, dialog, status, data);
+    if (request.method === 'INVITE' && txn === entry.txn)
+      this.afterInviteResponse(entry, dialog, status, data);
     if (request.method === 'BYE' && status >= 200 && entry.dialog) this.removeDialog(entry.dialog);
-    if (request.method === 'REGISTER' && status >= 200 && status < 300) this.rememberRegisteredFlow(request, response, entry.flow);
-    this.echo(app, command.msgId, data, target, command.txnId, dialog && (dialogForming || entry.dialog) ? dialog.id : '');
-    if (status >= 200 && txn === entry.txn && !(request.method === 'INVITE' && status < 300)) this.forgetInbound(entry);
+    if (request.method === 'REGISTER' && status >= 200 && status < 300)
+      this.rememberRegisteredFlow(request, response, entry.flow);
+    this.echo(
+      app,
+      command.msgId,
+      data,
+      target,
+      command.txnId,
+      dialog && (dialogForming || entry.dialog) ? dialog.id : '',
+    );
+    if (status >= 200 && txn === entry.txn && !(request.method === 'INVITE' && status < 300))
+      this.forgetInbound(entry);
   }
 
   private createUasDialog(entry: InboundRequest, response: SipResponse, point: ListeningPoint): AppDialog {
@@ -628,7 +723,12 @@ export class EmbeddedSipServer {
     return dialog;
   }
 
-  private afterInviteResponse(entry: InboundRequest, dialog: AppDialog | null, status: number, data: Buffer): void {
+  private afterInviteResponse(
+    entry: InboundRequest,
+    dialog: AppDialog | null,
+    status: number,
+    data: Buffer,
+  ): void {
     if (status >= 300 && dialog) {
       if (dialog.state === 'early') this.removeDialog(dialog);
       return;
@@ -665,15 +765,27 @@ export class EmbeddedSipServer {
       } else {
         pending.interval = 64 * this.timers.t1;
       }
-      pending.timer = this.clock.setTimeout(tick, Math.min(pending.interval, pending.startedAt + 64 * this.timers.t1 - this.clock.now()));
+      pending.timer = this.clock.setTimeout(
+        tick,
+        Math.min(pending.interval, pending.startedAt + 64 * this.timers.t1 - this.clock.now()),
+      );
     };
-    pending.timer = this.clock.setTimeout(tick, isReliable(entry.flow.protocol) ? 64 * this.timers.t1 : pending.interval);
+    pending.timer = this.clock.setTimeout(
+      tick,
+      isReliable(entry.flow.protocol) ? 64 * this.timers.t1 : pending.interval,
+    );
     this.forgetInbound(entry);
   }
 
   private startReliableProvisional(entry: InboundRequest, data: Buffer): void {
     if (entry.reliable?.timer) this.clock.clearTimeout(entry.reliable.timer);
-    const reliable = { rseq: entry.lastRseq, data, timer: null as unknown, interval: this.timers.t1, startedAt: this.clock.now() };
+    const reliable = {
+      rseq: entry.lastRseq,
+      data,
+      timer: null as unknown,
+      interval: this.timers.t1,
+      startedAt: this.clock.now(),
+    };
     entry.reliable = reliable;
     if (isReliable(entry.flow.protocol)) return;
     const target = this.responseTarget(entry.flow);
@@ -692,7 +804,12 @@ export class EmbeddedSipServer {
   }
 
   private responseTarget(flow: Flow): SendTarget {
-    return { protocol: flow.protocol, address: flow.remoteAddress, port: flow.remotePort, connectionId: flow.connectionId };
+    return {
+      protocol: flow.protocol,
+      address: flow.remoteAddress,
+      port: flow.remotePort,
+      connectionId: flow.connectionId,
+    };
   }
 
   /** RFC 3261 §13.3.1.4: no ACK within 64*T1 ends the session with a BYE; the app is told. */
@@ -711,11 +828,21 @@ export class EmbeddedSipServer {
     txn.on('timeout', end);
     txn.on('transport-error', end);
     const data = bye.toBuffer();
-    dialog.owner.notify(`sip|${metaBlock('application', data.length, this.flowOf(target))}|unsolicited|${dialog.id}|`, data);
+    dialog.owner.notify(
+      `sip|${metaBlock('application', data.length, this.flowOf(target))}|unsolicited|${dialog.id}|`,
+      data,
+    );
   }
 
   private flowOf(target: SendTarget): Flow {
-    return { protocol: target.protocol, localAddress: '', localPort: 0, remoteAddress: target.address, remotePort: target.port, connectionId: target.connectionId };
+    return {
+      protocol: target.protocol,
+      localAddress: '',
+      localPort: 0,
+      remoteAddress: target.address,
+      remotePort: target.port,
+      connectionId: target.connectionId,
+    };
   }
 
   private rememberRegisteredFlow(request: SipRequest, response: SipResponse, flow: Flow): void {
@@ -727,7 +854,11 @@ export class EmbeddedSipServer {
         const addr = parseNameAddr(contact);
         const expires = Number(addr.params.get('expires') ?? defaultExpires);
         if (!addr.uri.user) continue;
-        this.registeredFlows.remember(`${addr.uri.user}@${addr.uri.host}`, flow, Number.isFinite(expires) ? expires : 0);
+        this.registeredFlows.remember(
+          `${addr.uri.user}@${addr.uri.host}`,
+          flow,
+          Number.isFinite(expires) ? expires : 0,
+        );
       } catch {
         this.logger.debug('unparsable Contact in REGISTER', { contact });
       }
@@ -736,7 +867,11 @@ export class EmbeddedSipServer {
 
   // ---------------------------------------------------------------- requests from apps
 
-  private async sendNewRequest(app: ControlConnection, command: AppSipCommand, skeleton: SipRequest): Promise<void> {
+  private async sendNewRequest(
+    app: ControlConnection,
+    command: AppSipCommand,
+    skeleton: SipRequest,
+  ): Promise<void> {
     if (skeleton.method === 'ACK') {
       app.reply(command.msgId, 'NOK|ACK for non-success final response is automatically generated by server');
       return;
@@ -761,14 +896,25 @@ export class EmbeddedSipServer {
     const contact = skeleton.get('contact');
     request.append('Via', this.newVia(point));
     request.append('Max-Forwards', skeleton.get('max-forwards') ?? '70');
-    const fromValue = skeleton.get('from') ?? (contact ? contact : `<${contactUri(point, this.options.advertise)}>`);
+    const fromValue =
+      skeleton.get('from') ?? (contact ? contact : `<${contactUri(point, this.options.advertise)}>`);
     request.append('From', withTag(asNameAddr(fromValue), randomTag()));
     request.append('To', skeleton.get('to') ?? `<${skeleton.uri}>`);
     request.append('Call-ID', callId ?? randomCallId());
     const cseq = skeleton.get('cseq');
-    request.append('CSeq', cseq && /^\d+/.test(cseq) ? `${parseInt(cseq, 10)} ${skeleton.method}` : `1 ${skeleton.method}`);
-    copyAppHeaders(skeleton.headers, request, new Set([...SERVER_OWNED_IN_NEW_REQUEST, 'from', 'to', 'call-id', 'cseq', 'max-forwards']));
-    if (!request.has('contact') && (skeleton.method === 'INVITE' || skeleton.method === 'SUBSCRIBE' || skeleton.method === 'REFER'))
+    request.append(
+      'CSeq',
+      cseq && /^\d+/.test(cseq) ? `${parseInt(cseq, 10)} ${skeleton.method}` : `1 ${skeleton.method}`,
+    );
+    copyAppHeaders(
+      skeleton.headers,
+      request,
+      new Set([...SERVER_OWNED_IN_NEW_REQUEST, 'from', 'to', 'call-id', 'cseq', 'max-forwards']),
+    );
+    if (
+      !request.has('contact') &&
+      (skeleton.method === 'INVITE' || skeleton.method === 'SUBSCRIBE' || skeleton.method === 'REFER')
+    )
       request.append('Contact', this.ourContact(point));
     fixLocalhostHeaders(request, hp, transportSuffix(point));
     request.body = skeleton.body;
@@ -793,7 +939,13 @@ export class EmbeddedSipServer {
     }
   }
 
-  private startClientRequest(app: ControlConnection, msgId: string, request: SipRequest, target: SendTarget, dialog: AppDialog | null): OutboundRequest {
+  private startClientRequest(
+    app: ControlConnection,
+    msgId: string,
+    request: SipRequest,
+    target: SendTarget,
+    dialog: AppDialog | null,
+  ): OutboundRequest {
     const txnId = randomUUID();
     const data = request.toBuffer();
     this.echo(app, msgId, data, target, txnId, dialog ? dialog.id : '');
@@ -842,7 +994,12 @@ export class EmbeddedSipServer {
         return;
       }
       const rseq = Number(response.get('rseq'));
-      if (status > 100 && status < 200 && response.has('rseq') && /\b100rel\b/i.test(response.get('require') ?? '')) {
+      if (
+        status > 100 &&
+        status < 200 &&
+        response.has('rseq') &&
+        /\b100rel\b/i.test(response.get('require') ?? '')
+      ) {
         if (entry.seenRseqs.has(rseq)) return;
         entry.seenRseqs.add(rseq);
       }
@@ -864,7 +1021,8 @@ export class EmbeddedSipServer {
       }
     } else if (status >= 200) {
       entry.final = true;
-      if (entry.dialog && method === 'BYE' && status !== 401 && status !== 407) this.removeDialog(entry.dialog);
+      if (entry.dialog && method === 'BYE' && status !== 401 && status !== 407)
+        this.removeDialog(entry.dialog);
       this.outbound.delete(entry.txnId);
     }
     const data = response.toBuffer();
@@ -986,7 +1144,10 @@ export class EmbeddedSipServer {
     const dialog = this.dialogs.get(command.dialogId);
     if (!dialog || dialog.state === 'terminated') {
       if (skeleton.method === 'ACK')
-        app.reply(command.msgId, 'NOK|ACK for non-success final response is automatically generated by server');
+        app.reply(
+          command.msgId,
+          'NOK|ACK for non-success final response is automatically generated by server',
+        );
       else app.reply(command.msgId, 'NOK|Server error: unable to find dialog for dialog id provided');
       return;
     }
@@ -1000,13 +1161,21 @@ export class EmbeddedSipServer {
       state.terminating = true;
       this.stopPendingAck(state);
       const outstanding = state.outstandingInvite;
-      if (outstanding && !outstanding.final && isCancelable(outstanding.txn)) this.sendCancel(buildCancel(outstanding.request, []), outstanding);
+      if (outstanding && !outstanding.final && isCancelable(outstanding.txn))
+        this.sendCancel(buildCancel(outstanding.request, []), outstanding);
     }
     const request = this.buildInDialogRequest(dialog, method, skeleton.headers);
     const target = this.dialogTarget(dialog);
     const point = this.localFor(target);
     request.prepend('Via', this.newVia(point));
-    if ((method === 'INVITE' || method === 'UPDATE' || method === 'SUBSCRIBE' || method === 'NOTIFY' || method === 'REFER') && !request.has('contact'))
+    if (
+      (method === 'INVITE' ||
+        method === 'UPDATE' ||
+        method === 'SUBSCRIBE' ||
+        method === 'NOTIFY' ||
+        method === 'REFER') &&
+      !request.has('contact')
+    )
       request.append('Contact', dialog.localContact || this.ourContact(point));
     fixLocalhostHeaders(request, hostPort(point, this.options.advertise), transportSuffix(point));
     request.body = skeleton.body;
@@ -1022,7 +1191,11 @@ export class EmbeddedSipServer {
     this.startClientRequest(app, command.msgId, request, target, dialog);
   }
 
-  private buildInDialogRequest(dialog: AppDialog, method: string, appHeaders: SipRequest['headers']): SipRequest {
+  private buildInDialogRequest(
+    dialog: AppDialog,
+    method: string,
+    appHeaders: SipRequest['headers'],
+  ): SipRequest {
     const request = new SipRequest(method, dialog.remoteTarget);
     request.append('Max-Forwards', '70');
     request.append('From', dialog.localParty);
@@ -1041,10 +1214,16 @@ export class EmbeddedSipServer {
     if (dialog.routeSet.length === 0) {
       if (isReliable(flow.protocol) && flow.connectionId && this.transport.hasConnection(flow.connectionId))
         return this.responseTarget(flow);
-      return { protocol: flow.protocol, address: flow.remoteAddress, port: flow.remotePort, connectionId: flow.connectionId };
+      return {
+        protocol: flow.protocol,
+        address: flow.remoteAddress,
+        port: flow.remotePort,
+        connectionId: flow.connectionId,
+      };
     }
     const first = parseNameAddr(dialog.routeSet[0]);
-    const viaFlow = flow.connectionId && this.transport.hasConnection(flow.connectionId) ? flow.connectionId : undefined;
+    const viaFlow =
+      flow.connectionId && this.transport.hasConnection(flow.connectionId) ? flow.connectionId : undefined;
     return {
       protocol: flow.protocol,
       address: first.uri.host,
@@ -1053,7 +1232,12 @@ export class EmbeddedSipServer {
     };
   }
 
-  private sendAckFromApp(app: ControlConnection, command: AppSipCommand, dialog: AppDialog, skeleton: SipRequest): void {
+  private sendAckFromApp(
+    app: ControlConnection,
+    command: AppSipCommand,
+    dialog: AppDialog,
+    skeleton: SipRequest,
+  ): void {
     if (dialog.ackCseq === null) {
       app.reply(command.msgId, 'NOK|ACK for non-success final response is automatically generated by server');
       return;
@@ -1070,7 +1254,9 @@ export class EmbeddedSipServer {
   }
 
   private sendAckBuffer(dialog: AppDialog, data: Buffer): void {
-    this.transport.send(data, this.dialogTarget(dialog)).catch((e: Error) => this.logger.debug('ACK not sent', { err: e.message }));
+    this.transport
+      .send(data, this.dialogTarget(dialog))
+      .catch((e: Error) => this.logger.debug('ACK not sent', { err: e.message }));
   }
 
   // ---------------------------------------------------------------- dialog bookkeeping
@@ -1139,4 +1325,3 @@ function safeTag(to: string | undefined): string | null {
     return null;
   }
 }
-

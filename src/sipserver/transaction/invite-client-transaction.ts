@@ -2,7 +2,6 @@ import { SipRequest, type SipResponse } from '../message';
 import type { Flow, SendTarget } from '../transport/types';
 import { ClientTransactionBase, type TransactionContext } from './transaction';
 
-
 /**
  * RFC 3261 §17.1.1 INVITE client transaction with RFC 6026's Accepted state:
  * calling → proceeding → completed (non-2xx, ACKed here) or accepted (2xx, ACKed by the dialog).

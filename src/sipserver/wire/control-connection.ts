@@ -47,7 +47,9 @@ export class ControlConnection extends EventEmitter {
     this.id = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.logger.debug('control connection error', { app: this.id, err: err.message }));
+    socket.on('error', (err) =>
+      this.logger.debug('control connection error', { app: this.id, err: err.message }),
+    );
     socket.on('close', () => {
       this.closed = true;
       this.emit('close');
@@ -141,7 +143,10 @@ export class ControlConnection extends EventEmitter {
         } satisfies AppSipCommand);
         break;
       case 'proxy':
-        this.reply(msgId, 'NOK|proxy is not supported by the embedded SIP server: use createB2BUA or a drachtio-server');
+        this.reply(
+          msgId,
+          'NOK|proxy is not supported by the embedded SIP server: use createB2BUA or a drachtio-server',
+        );
         break;
       default:
         this.onProtocolError(`unknown command '${kind.slice(0, 40)}'`);

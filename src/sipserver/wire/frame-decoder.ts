@@ -15,7 +15,8 @@ export class FrameDecoder {
     for (;;) {
       const hash = this.pending.indexOf(0x23);
       if (hash < 0) {
-        if (this.pending.length > this.maxLengthDigits) throw new FrameError('length prefix too long or missing #');
+        if (this.pending.length > this.maxLengthDigits)
+          throw new FrameError('length prefix too long or missing #');
         break;
       }
       if (hash === 0 || hash > this.maxLengthDigits) throw new FrameError('length prefix too long or empty');

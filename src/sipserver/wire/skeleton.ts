@@ -32,7 +32,11 @@ export function parseSkeleton(text: string): AnySipMessage {
     const colon = line.indexOf(':');
     if (colon <= 0) throw new SkeletonError(`invalid header line: ${line.slice(0, 80)}`);
     const name = line.slice(0, colon).trim();
-    message.headers.push({ name: appHeaderName(name), key: headerKey(name), value: line.slice(colon + 1).trim() });
+    message.headers.push({
+      name: appHeaderName(name),
+      key: headerKey(name),
+      value: line.slice(colon + 1).trim(),
+    });
   }
   message.body = Buffer.from(body, 'utf8');
   return message;
