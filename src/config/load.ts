@@ -35,7 +35,7 @@ export function parseConfigText(text: string, file = 'config'): PinholeConfig {
     throw new ConfigError(
       file,
       doc.errors.map((e) => ({
-        line: e.linePos?.[0]?.line ?? null,
+        line: lineCounter.linePos(e.pos[0]).line,
         path: '',
         reason: e.message.split('\n')[0],
       })),
@@ -50,6 +50,7 @@ export function parseConfigText(text: string, file = 'config'): PinholeConfig {
 function describeIssues(error: ZodError, root: unknown, lines: LineCounter) {
   return error.issues.map((issue) => {
     const path = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) path.push(issue.keys[0]);
     return { line: lineOf(root, path, lines), path: path.join('.'), reason: issue.message };
   });
 }

@@ -224,7 +224,12 @@ describe('embedded SIP server: out-of-dialog requests with a real drachtio-srf a
       const truncated = net.connect(harness.sipPort, '127.0.0.1');
       truncated.on('error', () => undefined);
       await new Promise((r) => truncated.once('connect', r));
+      const badBefore = harness.server.stats().badInput;
       truncated.end(rawRequest('OPTIONS', 5060).slice(0, 60));
+      await eventually(
+        () => harness.server.stats().badInput > badBefore,
+        'the truncated message to be counted',
+      );
       let goodReply = '';
       good.on('data', (d) => (goodReply += d.toString()));
       const { port } = good.address() as net.AddressInfo;

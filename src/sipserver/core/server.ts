@@ -161,7 +161,6 @@ export class EmbeddedSipServer {
       this.logger,
     );
     this.transport.on('message', (data: Buffer, flow: Flow) => this.onNetworkMessage(data, flow));
-    this.transport.on('bad-input', () => this.counters.badInput++);
     this.transport.on('connection-closed', (flow: Flow) => {
       if (flow.connectionId) this.registeredFlows.forgetConnection(flow.connectionId);
     });
@@ -174,8 +173,6 @@ export class EmbeddedSipServer {
     for (const url of this.options.listen) this.points.push(await this.transport.listen(parseListenUrl(url)));
     const address = await this.control.listen(this.options.control.host, this.options.control.port);
     this.controlPort = address.port;
-    for (const p of this.points)
-      this.logger.info('SIP listening', { protocol: p.protocol, address: p.address, port: p.port });
     this.logger.info('drachtio control listening', { address: address.address, port: address.port });
   }
 

@@ -42,6 +42,12 @@ export class StreamConnection implements Connection {
       socket.once('close', () => {
         this.open = false;
         this.idle.stop();
+        // A peer that hangs up mid-message sent a truncated message: worth counting and logging.
+        if (this.framer.buffered > 0)
+          sink.badInput(
+            `connection closed with ${this.framer.buffered} bytes of an unfinished message`,
+            this.flow,
+          );
         sink.closed(this);
         resolve();
       }),
