@@ -1,0 +1,88 @@
+import { BlockList, isIP } from 'node:net';
+
+/** What kind of address a host is, for NAT detection (RFC 1918, 6598, 3927, 4193, 4291). */
+export type AddressClass =
+  | 'private'
+  | 'shared'
+  | 'loopback'
+  | 'link-local'
+  | 'ula'
+  | 'unspecified'
+  | 'local-network'
+  | 'public'
+  | 'hostname';
+
+const RANGES: [AddressClass, string, number, 'ipv4' | 'ipv6'][] = [
+  ['private', '10.0.0.0', 8, 'ipv4'],
+  ['private', '172.16.0.0', 12, 'ipv4'],
+  ['private', '192.168.0.0', 16, 'ipv4'],
+  ['shared', '100.64.0.0', 10, 'ipv4'],
+  ['loopback', '127.0.0.0', 8, 'ipv4'],
+  ['link-local', '169.254.0.0', 16, 'ipv4'],
+  ['unspecified', '0.0.0.0', 32, 'ipv4'],
+  ['loopback', '::1', 128, 'ipv6'],
+  ['link-local', 'fe80::', 10, 'ipv6'],
+  ['ula', 'fc00::', 7, 'ipv6'],
+  ['unspecified', '::', 128, 'ipv6'],
+];
+
+const BUILT_IN = RANGES.map(([kind, network, prefix, family]) => {
+  const list = new BlockList();
+  list.addSubnet(network, prefix, family);
+  return { kind, list };
+});
+
+/** Classes whose addresses nobody outside the phone's own network can reach. */
+const UNREACHABLE = new Set<AddressClass>([
+  'private',
+  'shared',
+  'loopback',
+  'link-local',
+  'ula',
+  'unspecified',
+  'local-network',
+]);
+
+/**
+ * Classifies host addresses; operator-declared local networks (CIDR strings, IPv4 or IPv6)
+ * count as unreachable from outside, like RFC 1918 space.
+ */
+export class AddressClassifier {
+  private readonly local = new BlockList();
+
+  constructor(localNetworks: readonly string[] = []) {
+    for (const cidr of localNetworks) {
+      const { network, prefix, family } = parseCidr(cidr);
+      this.local.addSubnet(network, prefix, family);
+    }
+  }
+
+  classify(host: string): AddressClass {
+    const address = host.replace(/^\[|\]$/g, '');
+    const version = isIP(address);
+    if (version === 0) return 'hostname';
+    const family = version === 4 ? 'ipv4' : 'ipv6';
+    const mapped = family === 'ipv6' ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address) : null;
+    if (mapped) return this.classify(mapped[1]);
+    if (this.local.check(address, family)) return 'local-network';
+    for (const { kind, list } of BUILT_IN) if (list.check(address, family)) return kind;
+    return 'public';
+  }
+
+  /** True when the address cannot be reached from the public side (the phone is behind NAT). */
+  isUnreachable(host: string): boolean {
+    return UNREACHABLE.has(this.classify(host));
+  }
+}
+
+export function parseCidr(cidr: string): { network: string; prefix: number; family: 'ipv4' | 'ipv6' } {
+  const slash = cidr.indexOf('/');
+  const network = slash < 0 ? cidr : cidr.slice(0, slash);
+  const version = isIP(network);
+  if (version === 0) throw new Error(`invalid network address in ${cidr}`);
+  const max = version === 4 ? 32 : 128;
+  const prefix = slash < 0 ? max : Number(cidr.slice(slash + 1));
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max)
+    throw new Error(`invalid prefix length in ${cidr}`);
+  return { network, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
