@@ -3,21 +3,11 @@ import type { Header, SipMessage } from '../message';
 import { formatHost } from '../message';
 import type { ListeningPoint } from '../transport/types';
 
-/** Headers the server owns in responses: the app's copies are ignored (drachtio's immutable set). */
-export const SERVER_OWNED_IN_RESPONSE = new Set([
-  'via',
-  'from',
-  'to',
-  'call-id',
-  'cseq',
-  'content-length',
-  'record-route',
-  'route',
-  'rseq',
-]);
-
-/** Headers the server owns in requests it builds inside a dialog. */
-export const SERVER_OWNED_IN_DIALOG = new Set([
+/**
+ * Headers the server owns in responses and in requests it builds inside a dialog: the app's
+ * copies are ignored (drachtio's immutable set plus the dialog identifiers).
+ */
+export const SERVER_OWNED_HEADERS = new Set([
   'via',
   'from',
   'to',

@@ -4,6 +4,7 @@ import type { Dialog } from '../dialog/dialog';
 import type { Flow } from '../transport/types';
 import type { ControlConnection } from '../wire/control-connection';
 import type { TimerHandle } from '../transaction/timers';
+import type { Retransmitter } from './retransmitter';
 
 export type AppDialog = Dialog<ControlConnection>;
 
@@ -27,10 +28,7 @@ export interface InboundRequest {
 /** A reliable provisional response retransmitted until its PRACK arrives (RFC 3262 §3). */
 export interface ReliableProvisional {
   rseq: number;
-  data: Buffer;
-  timer: TimerHandle | null;
-  interval: number;
-  startedAt: number;
+  retransmitter: Retransmitter;
 }
 
 /** A request an app sent, addressed by the txnId the server gave it. */
@@ -51,8 +49,5 @@ export interface OutboundRequest {
 export interface PendingAck {
   inviteTxnId: string;
   cseq: number;
-  data: Buffer;
-  timer: TimerHandle | null;
-  interval: number;
-  startedAt: number;
+  retransmitter: Retransmitter;
 }

@@ -44,13 +44,13 @@ import {
   hostPort,
   randomCallId,
   randomTag,
-  SERVER_OWNED_IN_DIALOG,
+  SERVER_OWNED_HEADERS,
   SERVER_OWNED_IN_NEW_REQUEST,
-  SERVER_OWNED_IN_RESPONSE,
   transportSuffix,
   withTag,
 } from './completion';
-import type { AppDialog, InboundRequest, OutboundRequest, PendingAck } from './records';
+import type { AppDialog, InboundRequest, OutboundRequest, PendingAck, ReliableProvisional } from './records';
+import { Retransmitter } from './retransmitter';
 import { RegisteredFlows } from './registered-flows';
 import { pickLocal, resolveTarget } from './targets';
 
@@ -420,8 +420,7 @@ export class EmbeddedSipServer {
   private clearInboundTimers(entry: InboundRequest): void {
     if (entry.appTimer !== null) this.clock.clearTimeout(entry.appTimer);
     entry.appTimer = null;
-    if (entry.reliable?.timer) this.clock.clearTimeout(entry.reliable.timer);
-    if (entry.reliable) entry.reliable.timer = null;
+    entry.reliable?.retransmitter.stop();
   }
 
   private forgetInbound(entry: InboundRequest): void {
@@ -513,7 +512,7 @@ export class EmbeddedSipServer {
     if (!rack) return;
     const invite = this.findInboundInvite(dialog);
     if (invite?.reliable && invite.reliable.rseq === Number(rack[1])) {
-      if (invite.reliable.timer) this.clock.clearTimeout(invite.reliable.timer);
+      invite.reliable.retransmitter.stop();
       invite.reliable = null;
     }
   }
@@ -627,7 +626,7 @@ export class EmbeddedSipServer {
       if (txn === entry.txn) this.setToTag(response, entry.localTag);
       else this.setToTag(response, entry.localTag);
     }
-    copyAppHeaders(skeleton.headers, response, SERVER_OWNED_IN_RESPONSE);
+    copyAppHeaders(skeleton.headers, response, SERVER_OWNED_HEADERS);
     const target = {
       protocol: entry.flow.protocol,
       address: entry.flow.remoteAddress,
@@ -733,71 +732,45 @@ export class EmbeddedSipServer {
     if (status < 200 || status >= 300) return;
     const target = dialog ?? entry.dialog;
     if (!target) return;
-    if (entry.reliable?.timer) this.clock.clearTimeout(entry.reliable.timer);
+    entry.reliable?.retransmitter.stop();
     entry.reliable = null;
     const state = this.coreState(target);
     state.inviteTxnId = entry.txnId;
     this.stopPendingAck(state);
+    const flowTarget = this.responseTarget(entry.flow);
     const pending: PendingAck = {
       inviteTxnId: entry.txnId,
       cseq: entry.request.cseq.seq,
-      data,
-      timer: null,
-      interval: this.timers.t1,
-      startedAt: this.clock.now(),
+      retransmitter: new Retransmitter(this.clock, this.timers, {
+        unreliable: !isReliable(entry.flow.protocol),
+        capAtT2: true,
+        resend: () => this.transport.send(data, flowTarget).catch(() => undefined),
+        giveUp: () => {
+          if (state.pendingAck !== pending) return;
+          state.pendingAck = null;
+          this.onAckTimeout(target);
+        },
+      }),
     };
     state.pendingAck = pending;
-    const flowTarget = this.responseTarget(entry.flow);
-    const tick = () => {
-      pending.timer = null;
-      if (state.pendingAck !== pending) return;
-      if (this.clock.now() - pending.startedAt >= 64 * this.timers.t1) {
-        state.pendingAck = null;
-        this.onAckTimeout(target);
-        return;
-      }
-      if (!isReliable(entry.flow.protocol)) {
-        this.transport.send(pending.data, flowTarget).catch(() => undefined);
-        pending.interval = Math.min(pending.interval * 2, this.timers.t2);
-      } else {
-        pending.interval = 64 * this.timers.t1;
-      }
-      pending.timer = this.clock.setTimeout(
-        tick,
-        Math.min(pending.interval, pending.startedAt + 64 * this.timers.t1 - this.clock.now()),
-      );
-    };
-    pending.timer = this.clock.setTimeout(
-      tick,
-      isReliable(entry.flow.protocol) ? 64 * this.timers.t1 : pending.interval,
-    );
     this.forgetInbound(entry);
   }
 
   private startReliableProvisional(entry: InboundRequest, data: Buffer): void {
-    if (entry.reliable?.timer) this.clock.clearTimeout(entry.reliable.timer);
-    const reliable = {
+    entry.reliable?.retransmitter.stop();
+    const target = this.responseTarget(entry.flow);
+    const reliable: ReliableProvisional = {
       rseq: entry.lastRseq,
-      data,
-      timer: null as unknown,
-      interval: this.timers.t1,
-      startedAt: this.clock.now(),
+      retransmitter: new Retransmitter(this.clock, this.timers, {
+        unreliable: !isReliable(entry.flow.protocol),
+        capAtT2: false,
+        resend: () => this.transport.send(data, target).catch(() => undefined),
+        giveUp: () => {
+          if (entry.reliable === reliable) entry.reliable = null;
+        },
+      }),
     };
     entry.reliable = reliable;
-    if (isReliable(entry.flow.protocol)) return;
-    const target = this.responseTarget(entry.flow);
-    const tick = () => {
-      reliable.timer = null;
-      if (entry.reliable !== reliable) return;
-      if (this.clock.now() - reliable.startedAt >= 64 * this.timers.t1) {
-        entry.reliable = null;
-        return;
-      }
-      this.transport.send(reliable.data, target).catch(() => undefined);
-      reliable.interval *= 2;
-      reliable.timer = this.clock.setTimeout(tick, reliable.interval);
-    };
-    reliable.timer = this.clock.setTimeout(tick, reliable.interval);
   }
 
   private responseTarget(flow: Flow): SendTarget {
@@ -1201,7 +1174,7 @@ export class EmbeddedSipServer {
     const seq = method === 'ACK' ? (dialog.ackCseq ?? dialog.localSeq) : dialog.nextLocalSeq();
     request.append('CSeq', `${seq} ${method}`);
     for (const route of dialog.routeSet) request.append('Route', route);
-    copyAppHeaders(appHeaders, request, new Set([...SERVER_OWNED_IN_DIALOG, 'max-forwards']));
+    copyAppHeaders(appHeaders, request, new Set([...SERVER_OWNED_HEADERS, 'max-forwards']));
     return request;
   }
 
@@ -1268,7 +1241,7 @@ export class EmbeddedSipServer {
   }
 
   private stopPendingAck(state: DialogCoreState): void {
-    if (state.pendingAck?.timer) this.clock.clearTimeout(state.pendingAck.timer);
+    state.pendingAck?.retransmitter.stop();
     state.pendingAck = null;
   }
 
