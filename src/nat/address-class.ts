@@ -62,8 +62,8 @@ export class AddressClassifier {
     const version = isIP(address);
     if (version === 0) return 'hostname';
     const family = version === 4 ? 'ipv4' : 'ipv6';
-    const mapped = family === 'ipv6' ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address) : null;
-    if (mapped) return this.classify(mapped[1]);
+    const mapped = family === 'ipv6' ? embeddedIpv4(address) : undefined;
+    if (mapped) return this.classify(mapped);
     if (this.local.check(address, family)) return 'local-network';
     for (const { kind, list } of BUILT_IN) if (list.check(address, family)) return kind;
     return 'public';
@@ -75,14 +75,26 @@ export class AddressClassifier {
   }
 }
 
+/** The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:a.b.c.d or ::ffff:XXXX:XXXX). */
+function embeddedIpv4(address: string): string | undefined {
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (dotted) return dotted[1];
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (!hex) return undefined;
+  const high = parseInt(hex[1], 16);
+  const low = parseInt(hex[2], 16);
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+}
+
 export function parseCidr(cidr: string): { network: string; prefix: number; family: 'ipv4' | 'ipv6' } {
   const slash = cidr.indexOf('/');
   const network = slash < 0 ? cidr : cidr.slice(0, slash);
   const version = isIP(network);
   if (version === 0) throw new Error(`invalid network address in ${cidr}`);
   const max = version === 4 ? 32 : 128;
-  const prefix = slash < 0 ? max : Number(cidr.slice(slash + 1));
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max)
-    throw new Error(`invalid prefix length in ${cidr}`);
+  const prefixText = slash < 0 ? String(max) : cidr.slice(slash + 1);
+  // Number('') is 0, so an empty or signed prefix must be refused before converting.
+  const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (!Number.isInteger(prefix) || prefix > max) throw new Error(`invalid prefix length in ${cidr}`);
   return { network, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }

@@ -6,6 +6,8 @@ import { formatListenUrl } from './listen-url';
 import type { Flow, ListeningPoint, SendTarget } from './types';
 
 /** One UDP socket bound to one listening point: each datagram is one SIP message (RFC 3261 §18.3). */
+const UDP_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
+
 export class UdpListener {
   private closed = false;
 
@@ -25,7 +27,10 @@ export class UdpListener {
 
   static open(point: ListeningPoint, context: TransportContext): Promise<UdpListener> {
     const type = addressFamily(point.address) === 6 ? 'udp6' : 'udp4';
-    const socket = dgram.createSocket({ type });
+    // Bursts of calls overflow the kernel's default 208 KB receive buffer long before the CPU is
+    // busy, and every dropped datagram costs a 500 ms retransmission. The kernel caps the size
+    // at net.core.rmem_max.
+    const socket = dgram.createSocket({ type, recvBufferSize: UDP_RECEIVE_BUFFER_BYTES });
     return new Promise((resolve, reject) => {
       socket.once('error', (err) => {
         socket.close();

@@ -1,0 +1,23 @@
+/** The parts of npm rtpengine-client 0.4 that Pinhole uses; the package ships no types. */
+declare module 'rtpengine-client' {
+  import { EventEmitter } from 'node:events';
+
+  export interface NgDestination {
+    host: string;
+    port: number;
+  }
+
+  export type NgResponse = Record<string, unknown> & { result?: string; 'error-reason'?: string };
+
+  export class Client extends EventEmitter {
+    constructor(options?: { localPort?: number; localAddress?: string; timeout?: number });
+    ping(destination: NgDestination): Promise<NgResponse>;
+    offer(destination: NgDestination, options: object): Promise<NgResponse>;
+    answer(destination: NgDestination, options: object): Promise<NgResponse>;
+    delete(destination: NgDestination, options: object): Promise<NgResponse>;
+    query(destination: NgDestination, options: object): Promise<NgResponse>;
+    close(): void;
+  }
+
+  export class RtpEngineError extends Error {}
+}
