@@ -60,9 +60,22 @@ async function main(): Promise<void> {
     srf.connect({ ...server.controlAddress, secret: SECRET });
   });
 
-  const uas = spawn('sipp', ['-sn', 'uas', '-i', '127.0.0.1', '-p', String(uasPort), '-nostdin', ...(process.env.BENCH_TRACE ? ['-trace_msg', '-message_file', '/tmp/pinhole-bench-uas.msg'] : [])], {
-    stdio: 'ignore',
-  });
+  const uas = spawn(
+    'sipp',
+    [
+      '-sn',
+      'uas',
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(uasPort),
+      '-nostdin',
+      ...(process.env.BENCH_TRACE ? ['-trace_msg', '-message_file', '/tmp/pinhole-bench-uas.msg'] : []),
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   await new Promise((r) => setTimeout(r, 500));
   const steps: Step[] = [];
   try {
@@ -85,7 +98,9 @@ async function main(): Promise<void> {
         String(Math.max(200, rate * 4)),
         '-d',
         '0',
-        ...(process.env.BENCH_TRACE ? ['-trace_msg', '-message_file', `/tmp/pinhole-bench-uac-${rate}.msg`] : []),
+        ...(process.env.BENCH_TRACE
+          ? ['-trace_msg', '-message_file', `/tmp/pinhole-bench-uac-${rate}.msg`]
+          : []),
         '-trace_err',
         '-error_file',
         `/tmp/pinhole-bench-uac-${rate}.err`,

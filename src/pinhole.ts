@@ -5,11 +5,13 @@ import Srf from 'drachtio-srf';
 import { installApp } from './app/app';
 import type { PinholeConfig } from './config/schema';
 import type { Logger } from './logging';
+import { createRegistrar, type Registrar } from './registrar';
 import { EmbeddedSipServer } from './sipserver';
 
 export interface RunningPinhole {
   srf: Srf;
   sipServer: EmbeddedSipServer | null;
+  registrar: Registrar;
   stop(): Promise<void>;
 }
 
@@ -22,6 +24,13 @@ export async function startPinhole(
   configDir: string,
   logger: Logger,
 ): Promise<RunningPinhole> {
+  // First, so a bad users file or an unreachable store stops startup before any port is bound.
+  const registrar = await createRegistrar(
+    config.registrar,
+    config.pbx,
+    configDir,
+    logger.child({ component: 'registrar' }),
+  );
   let sipServer: EmbeddedSipServer | null = null;
   let target: { host: string; port: number; secret: string };
   if (config.sip.server === 'embedded') {
@@ -48,7 +57,7 @@ export async function startPinhole(
     target = config.sip.server;
   }
   const srf = new Srf();
-  installApp(srf, logger.child({ component: 'app' }));
+  installApp(srf, logger.child({ component: 'app' }), registrar);
   await connectSrf(srf, target);
   logger.info('pinhole started', {
     sipServer: config.sip.server === 'embedded' ? 'embedded' : `${target.host}:${target.port}`,
@@ -56,7 +65,9 @@ export async function startPinhole(
   return {
     srf,
     sipServer,
+    registrar,
     async stop() {
+      await registrar.stop();
       srf.disconnect();
       if (sipServer) await sipServer.stop();
     },

@@ -1,0 +1,90 @@
+import { digestResponse, NonceCounts, NonceSigner, sameHex, type DigestAlgorithm } from './digest';
+import { parseDigestCredentials } from './header-syntax';
+import type { UserDirectory } from './users';
+
+export type AuthVerdict =
+  | { kind: 'ok'; user: string }
+  /** 401 with these WWW-Authenticate values (one header each, preferred algorithm first). */
+  | { kind: 'challenge'; challenges: string[]; reason: string }
+  /** 403: credentials were given and are wrong, or the user may not register this AoR. */
+  | { kind: 'forbidden'; reason: string };
+
+export interface AuthenticatorOptions {
+  realm: string;
+  users: UserDirectory;
+  /** Offered in this order; many phones (and sipp) only read the first challenge. */
+  algorithms: DigestAlgorithm[];
+  nonceLifetimeMs: number;
+  secret: Buffer;
+}
+
+const ALGORITHMS = new Map<string, DigestAlgorithm>([
+  ['md5', 'MD5'],
+  ['sha-256', 'SHA-256'],
+]);
+
+/** Digest authentication of REGISTER (RFC 3261 §22.4, RFC 8760), stateless but for nc counts. */
+export class DigestAuthenticator {
+  private readonly nonces: NonceSigner;
+  private readonly counts = new NonceCounts();
+
+  constructor(private readonly options: AuthenticatorOptions) {
+    this.nonces = new NonceSigner(options.secret, options.nonceLifetimeMs);
+  }
+
+  check(method: string, authorization: string | undefined, aorUser: string, now = Date.now()): AuthVerdict {
+    if (!authorization) return this.challenge(aorUser, false, 'no credentials', now);
+    const creds = parseDigestCredentials(authorization);
+    if (!creds) return { kind: 'forbidden', reason: 'unparsable Authorization' };
+    const username = creds.get('username');
+    const nonce = creds.get('nonce');
+    const uri = creds.get('uri');
+    const response = creds.get('response');
+    if (!username || !nonce || !uri || !response)
+      return { kind: 'forbidden', reason: 'Authorization lacks username, nonce, uri or response' };
+    if (creds.get('realm') !== this.options.realm)
+      return this.challenge(aorUser, false, `foreign realm ${creds.get('realm') ?? ''}`, now);
+    const algorithm = ALGORITHMS.get((creds.get('algorithm') ?? 'MD5').toLowerCase());
+    if (!algorithm || !this.options.algorithms.includes(algorithm))
+      return this.challenge(aorUser, false, `algorithm ${creds.get('algorithm')} not offered`, now);
+    const nonceState = this.nonces.check(nonce, now);
+    if (nonceState === 'invalid') return this.challenge(aorUser, false, 'nonce not ours', now);
+    if (username !== aorUser)
+      return { kind: 'forbidden', reason: `user ${username} may not register ${aorUser}` };
+    const secret = this.options.users.secrets(username)?.[algorithm];
+    if (!secret) return { kind: 'forbidden', reason: `unknown user ${username} (${algorithm})` };
+
+    const qop = creds.get('qop');
+    const nc = creds.get('nc');
+    const cnonce = creds.get('cnonce');
+    if (qop !== undefined && (qop.toLowerCase() !== 'auth' || !nc || !/^[0-9a-fA-F]{8}$/.test(nc) || !cnonce))
+      return { kind: 'forbidden', reason: 'bad qop, nc or cnonce' };
+    const expected = digestResponse({
+      algorithm,
+      ha1: secret,
+      method,
+      uri,
+      nonce,
+      qop: qop !== undefined && nc && cnonce ? { qop, nc, cnonce } : undefined,
+    });
+    if (!sameHex(expected, response)) return { kind: 'forbidden', reason: 'wrong password' };
+    // Right password on an old or replayed nonce: a fresh nonce, not a failure (RFC 7616 §3.3).
+    if (nonceState === 'stale') return this.challenge(aorUser, true, 'nonce expired', now);
+    if (nc && !this.counts.accept(nonce, parseInt(nc, 16)))
+      return this.challenge(aorUser, true, 'nonce count replayed', now);
+    return { kind: 'ok', user: username };
+  }
+
+  private challenge(user: string, stale: boolean, reason: string, now: number): AuthVerdict {
+    const secrets = this.options.users.secrets(user);
+    // A user known only by an MD5 HA1 cannot answer a SHA-256 challenge: do not offer it.
+    const offered = this.options.algorithms.filter((a) => !secrets || secrets[a] !== undefined);
+    // One nonce per challenge, so nonce-count tracking never mixes answers to different algorithms.
+    const challenges = (offered.length > 0 ? offered : this.options.algorithms).map(
+      (algorithm) =>
+        `Digest realm="${this.options.realm}", nonce="${this.nonces.issue(now)}", algorithm=${algorithm}, qop="auth"` +
+        (stale ? ', stale=true' : ''),
+    );
+    return { kind: 'challenge', challenges, reason };
+  }
+}
