@@ -59,7 +59,7 @@ export async function createRegistrar(
   }
   const store = await openBindingStore(config.store, configDir);
   return new Registrar({
-    domain: config.domain,
+    domain: relay ? relay.domain : config.domain,
     authenticator,
     policy: {
       defaultExpires: config.expires.default,
