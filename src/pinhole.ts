@@ -5,6 +5,8 @@ import Srf from 'drachtio-srf';
 import { installApp } from './app/app';
 import type { PinholeConfig } from './config/schema';
 import type { Logger } from './logging';
+import { parseNgAddress } from './nat/rtpengine-pool';
+import { RtpengineProcess } from './nat/rtpengine-process';
 import { createRegistrar, type Registrar } from './registrar';
 import { EmbeddedSipServer } from './sipserver';
 
@@ -12,6 +14,7 @@ export interface RunningPinhole {
   srf: Srf;
   sipServer: EmbeddedSipServer | null;
   registrar: Registrar;
+  rtpengine: RtpengineProcess | null;
   stop(): Promise<void>;
 }
 
@@ -31,6 +34,7 @@ export async function startPinhole(
     configDir,
     logger.child({ component: 'registrar' }),
   );
+  const rtpengine = await startRtpengine(config, logger);
   let sipServer: EmbeddedSipServer | null = null;
   let target: { host: string; port: number; secret: string };
   if (config.sip.server === 'embedded') {
@@ -66,12 +70,30 @@ export async function startPinhole(
     srf,
     sipServer,
     registrar,
+    rtpengine,
     async stop() {
       await registrar.stop();
       srf.disconnect();
       if (sipServer) await sipServer.stop();
+      if (rtpengine) await rtpengine.stop();
     },
   };
+}
+
+/** Debian's rtpengine, started and kept running by us when `media.rtpengine.spawn` is set. */
+async function startRtpengine(config: PinholeConfig, logger: Logger): Promise<RtpengineProcess | null> {
+  const settings = config.media?.rtpengine;
+  if (!settings?.spawn) return null;
+  const rtpengine = new RtpengineProcess({
+    binary: settings.binary,
+    interfaces: [settings.interfaces.external, settings.interfaces.internal],
+    ng: parseNgAddress(settings.ng[0]),
+    ports: settings.ports,
+    logger: logger.child({ component: 'rtpengine' }),
+  });
+  await rtpengine.start();
+  logger.info('rtpengine running', { pid: rtpengine.pid, ng: settings.ng[0] });
+  return rtpengine;
 }
 
 function connectSrf(srf: Srf, target: { host: string; port: number; secret: string }): Promise<void> {

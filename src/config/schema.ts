@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mediaSchema } from '../nat/config';
 
 const listenUrl = z
   .string()
@@ -141,6 +142,8 @@ export const configSchema = z
       }),
     registrar: registrarSchema.default(registrarDefaults),
     pbx: pbxSchema.default({ networks: [] }),
+    /** Media anchoring; without it no rtpengine is used yet. */
+    media: mediaSchema.optional(),
     log: z
       .object({ level: z.enum(['error', 'warn', 'info', 'debug']).default('info') })
       .strict()
