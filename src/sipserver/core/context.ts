@@ -36,8 +36,8 @@ export interface DialogCoreState {
   pendingAck: PendingAck | null;
   /** Our INVITE (initial or re-INVITE) waiting for a final response. */
   outstandingInvite: OutboundRequest | null;
-  /** A BYE is under way: the dialog ends with its final response. */
-  terminating: boolean;
+  /** The INVITE (initial or re-INVITE) from the peer that the app has not answered finally yet. */
+  inboundInvite: InboundRequest | null;
 }
 
 /**
@@ -205,7 +205,7 @@ export class CoreContext {
   coreState(dialog: AppDialog): DialogCoreState {
     let state = this.dialogState.get(dialog);
     if (!state) {
-      state = { inviteTxnId: null, pendingAck: null, outstandingInvite: null, terminating: false };
+      state = { inviteTxnId: null, pendingAck: null, outstandingInvite: null, inboundInvite: null };
       this.dialogState.set(dialog, state);
     }
     return state;

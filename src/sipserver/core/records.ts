@@ -41,7 +41,6 @@ export interface OutboundRequest {
   /** A CANCEL the app asked for before any provisional response (RFC 3261 §9.1: wait). */
   deferredCancel: SipRequest | null;
   final: boolean;
-  firstFinalTag: string | null;
   seenRseqs: Set<number>;
 }
 

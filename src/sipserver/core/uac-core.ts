@@ -128,7 +128,6 @@ export class UacCore {
       dialog,
       deferredCancel: null,
       final: false,
-      firstFinalTag: null,
       seenRseqs: new Set(),
     };
     this.ctx.outbound.set(txnId, entry);
@@ -182,7 +181,6 @@ export class UacCore {
       }
       if (status >= 200) {
         entry.final = true;
-        entry.firstFinalTag = response.toTag;
         if (dialog) {
           const state = this.ctx.coreState(dialog);
           if (state.outstandingInvite === entry) state.outstandingInvite = null;
@@ -328,7 +326,6 @@ export class UacCore {
     }
     const state = this.ctx.coreState(dialog);
     if (method === 'BYE') {
-      state.terminating = true;
       this.ctx.stopPendingAck(state);
       const outstanding = state.outstandingInvite;
       if (outstanding && !outstanding.final && isCancelable(outstanding.txn))

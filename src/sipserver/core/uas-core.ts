@@ -58,6 +58,7 @@ export class UasCore {
       appTimer: null,
     };
     this.ctx.inbound.set(entry.txnId, entry);
+    if (dialog && request.method === 'INVITE') this.ctx.coreState(dialog).inboundInvite = entry;
     this.ctx.inboundByTxn.set(txn, entry);
     entry.appTimer = this.ctx.clock.setTimeout(() => this.onAppSilent(entry), APP_ANSWER_TIMEOUT_MS);
     txn.on('terminated', () => this.forgetInbound(entry));
@@ -69,7 +70,7 @@ export class UasCore {
   private onAppSilent(entry: InboundRequest): void {
     entry.appTimer = null;
     const last = entry.txn.lastResponse;
-    if (last && last.status >= 200) return;
+    // A final answer, or a ringing call the caller may still cancel, is left to run its course.
     if (last && last.status > 100) return;
     this.ctx.logger.warn('application did not answer a request', {
       method: entry.request.method,
@@ -91,6 +92,8 @@ export class UasCore {
     this.clearInboundTimers(entry);
     if (this.ctx.inbound.get(entry.txnId) === entry) this.ctx.inbound.delete(entry.txnId);
     this.ctx.inboundByTxn.delete(entry.txn);
+    const state = entry.dialog ? this.ctx.dialogState.get(entry.dialog) : undefined;
+    if (state?.inboundInvite === entry) state.inboundInvite = null;
   }
 
   onNetworkCancel(cancel: SipRequest, flow: Flow): void {
@@ -137,10 +140,7 @@ export class UasCore {
     if (isReliable(flow.protocol)) dialog.flow = flow;
 
     if (method === 'PRACK') this.onPrack(dialog, request);
-    if (method === 'BYE') {
-      state.terminating = true;
-      this.ctx.stopPendingAck(state);
-    }
+    if (method === 'BYE') this.ctx.stopPendingAck(state);
     if (method === 'UPDATE' && dialog.role === 'uas' && dialog.state === 'early') {
       const invite = this.findInboundInvite(dialog);
       if (invite) {
@@ -153,10 +153,8 @@ export class UasCore {
     this.ctx.deliverRequest(dialog.owner, request, flow, entry.txnId, dialog.id);
   }
 
-  private findInboundInvite(dialog: AppDialog): InboundRequest | undefined {
-    for (const entry of this.ctx.inbound.values())
-      if (entry.dialog === dialog && entry.request.method === 'INVITE') return entry;
-    return undefined;
+  private findInboundInvite(dialog: AppDialog): InboundRequest | null {
+    return this.ctx.dialogState.get(dialog)?.inboundInvite ?? null;
   }
 
   private onPrack(dialog: AppDialog, prack: SipRequest): void {
@@ -213,8 +211,7 @@ export class UasCore {
     if (status > 100 && request.toTag === null) {
       const appTag = safeTag(skeleton.get('to'));
       entry.localTag ??= appTag ?? randomTag();
-      if (txn === entry.txn) this.ctx.setToTag(response, entry.localTag);
-      else this.ctx.setToTag(response, entry.localTag);
+      this.ctx.setToTag(response, entry.localTag);
     }
     copyAppHeaders(skeleton.headers, response, SERVER_OWNED_HEADERS);
     const target = {
@@ -269,14 +266,7 @@ export class UasCore {
     if (request.method === 'BYE' && status >= 200 && entry.dialog) this.ctx.removeDialog(entry.dialog);
     if (request.method === 'REGISTER' && status >= 200 && status < 300)
       this.rememberRegisteredFlow(request, response, entry.flow);
-    this.ctx.echo(
-      app,
-      command.msgId,
-      data,
-      target,
-      command.txnId,
-      dialog && (dialogForming || entry.dialog) ? dialog.id : '',
-    );
+    this.ctx.echo(app, command.msgId, data, target, command.txnId, dialog ? dialog.id : '');
     if (status >= 200 && txn === entry.txn && !(request.method === 'INVITE' && status < 300))
       this.forgetInbound(entry);
   }
@@ -305,7 +295,9 @@ export class UasCore {
       entry.app,
     );
     this.ctx.dialogs.add(dialog);
-    this.ctx.coreState(dialog).inviteTxnId = entry.txnId;
+    const state = this.ctx.coreState(dialog);
+    state.inviteTxnId = entry.txnId;
+    state.inboundInvite = entry;
     return dialog;
   }
 
@@ -370,7 +362,6 @@ export class UasCore {
     bye.append('Reason', 'SIP;cause=200;text="ACK timeout"');
     const target = this.ctx.dialogTarget(dialog);
     bye.prepend('Via', this.ctx.newVia(this.ctx.localFor(target)));
-    this.ctx.coreState(dialog).terminating = true;
     const txn = this.ctx.transactions.createClientTransaction(bye, target);
     const end = () => this.ctx.removeDialog(dialog);
     txn.on('response', (res: SipResponse) => {
