@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 CONFIG ?= config/pinhole.yaml
 RUN_DEBS := rtpengine-daemon
-TEST_DEBS := sip-tester iptables conntrack iproute2 redis-server rtpengine-daemon openssl
+TEST_DEBS := sip-tester iptables conntrack iproute2 redis-server rtpengine-daemon openssl chromium
 
 .PHONY: run test build lint format deps deps-run deps-test clean bench
 

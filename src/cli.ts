@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
+import { RoutingError, RoutingRules } from './b2bua/routing';
 import { ConfigError, loadConfigFile } from './config/load';
 import { createLogger } from './logging';
 import { startPinhole } from './pinhole';
@@ -37,12 +38,20 @@ const program = new Command()
       process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
       process.exit(2);
     }
+    const configDir = path.dirname(path.resolve(opts.config));
     if (opts.check) {
-      process.stdout.write(`${opts.config}: OK\n`);
+      const routingFile = path.resolve(configDir, config.calls.routing);
+      try {
+        const rules = RoutingRules.load(routingFile);
+        process.stdout.write(`${opts.config}: OK\n${routingFile}: OK (${rules.ruleCount} rules)\n`);
+      } catch (err) {
+        process.stderr.write(`${err instanceof RoutingError ? err.message : String(err)}\n`);
+        process.exit(2);
+      }
       return;
     }
     const logger = createLogger(config.log.level);
-    const running = await startPinhole(config, path.dirname(path.resolve(opts.config)), logger);
+    const running = await startPinhole(config, configDir, logger);
     onSignals(() => running.stop());
   });
 

@@ -3,9 +3,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Srf from 'drachtio-srf';
 import { installApp } from './app/app';
+import { B2bua } from './b2bua';
+import { RoutingWatcher } from './b2bua/routing';
 import type { PinholeConfig } from './config/schema';
 import type { Logger } from './logging';
-import { parseNgAddress } from './nat/rtpengine-pool';
+import { parseNgAddress, RtpenginePool } from './nat/rtpengine-pool';
 import { RtpengineProcess } from './nat/rtpengine-process';
 import { createRegistrar, type Registrar } from './registrar';
 import { EmbeddedSipServer } from './sipserver';
@@ -14,6 +16,10 @@ export interface RunningPinhole {
   srf: Srf;
   sipServer: EmbeddedSipServer | null;
   registrar: Registrar;
+  b2bua: B2bua;
+  routing: RoutingWatcher;
+  /** ng control of the rtpengine(s); null when `media:` is not configured. */
+  ngPool: RtpenginePool | null;
   rtpengine: RtpengineProcess | null;
   stop(): Promise<void>;
 }
@@ -34,7 +40,24 @@ export async function startPinhole(
     configDir,
     logger.child({ component: 'registrar' }),
   );
+  // Also before binding ports: a broken routing file must stop startup with its line number.
+  const routing = new RoutingWatcher({
+    file: path.resolve(configDir, config.calls.routing),
+    logger: logger.child({ component: 'routing' }),
+  });
   const rtpengine = await startRtpengine(config, logger);
+  const ngPool = config.media ? await openNgPool(config.media, logger) : null;
+  const b2bua = new B2bua({
+    calls: config.calls,
+    pbx: config.pbx,
+    media: config.media,
+    ng: ngPool,
+    authenticator: registrar.authenticator,
+    lookup: (aor) => registrar.lookup(aor),
+    routing,
+    localNetworks: [...config.registrar.localNetworks, ...(config.media?.localNetworks ?? [])],
+    logger: logger.child({ component: 'b2bua' }),
+  });
   let sipServer: EmbeddedSipServer | null = null;
   let target: { host: string; port: number; secret: string };
   if (config.sip.server === 'embedded') {
@@ -61,8 +84,9 @@ export async function startPinhole(
     target = config.sip.server;
   }
   const srf = new Srf();
-  installApp(srf, logger.child({ component: 'app' }), registrar);
+  installApp(srf, logger.child({ component: 'app' }), registrar, b2bua);
   await connectSrf(srf, target);
+  routing.start();
   logger.info('pinhole started', {
     sipServer: config.sip.server === 'embedded' ? 'embedded' : `${target.host}:${target.port}`,
   });
@@ -70,11 +94,17 @@ export async function startPinhole(
     srf,
     sipServer,
     registrar,
+    b2bua,
+    routing,
+    ngPool,
     rtpengine,
     async stop() {
+      routing.stop();
+      await b2bua.stop();
       await registrar.stop();
       srf.disconnect();
       if (sipServer) await sipServer.stop();
+      ngPool?.close();
       if (rtpengine) await rtpengine.stop();
     },
   };
@@ -94,6 +124,22 @@ async function startRtpengine(config: PinholeConfig, logger: Logger): Promise<Rt
   await rtpengine.start();
   logger.info('rtpengine running', { pid: rtpengine.pid, ng: settings.ng[0] });
   return rtpengine;
+}
+
+async function openNgPool(
+  media: NonNullable<PinholeConfig['media']>,
+  logger: Logger,
+): Promise<RtpenginePool> {
+  const ngLogger = logger.child({ component: 'rtpengine-ng' });
+  const pool = new RtpenginePool(
+    media.rtpengine.ng,
+    { timeoutMs: media.rtpengine.timeoutMs, pingIntervalMs: media.rtpengine.pingIntervalMs },
+    (err) => ngLogger.warn('late or stray ng reply', { error: err.message }),
+  );
+  await pool.start();
+  for (const member of pool.health())
+    if (!member.healthy) ngLogger.warn('rtpengine not answering ping', { endpoint: member.endpoint });
+  return pool;
 }
 
 function connectSrf(srf: Srf, target: { host: string; port: number; secret: string }): Promise<void> {

@@ -1,20 +1,23 @@
 import type Srf from 'drachtio-srf';
 import type { Logger } from '../logging';
+import type { B2bua } from '../b2bua';
+import type { SrfForCalls } from '../b2bua/srf-types';
 import type { Registrar } from '../registrar';
 
-/** Methods the edge will handle once the registrar and B2BUA are in place. */
-const NOT_YET_SERVED = ['invite', 'message', 'subscribe', 'notify', 'info', 'publish'] as const;
+/** Out-of-dialog requests an edge in front of a PBX does not serve itself. */
+const NOT_SERVED = ['message', 'subscribe', 'notify', 'info', 'publish'] as const;
 
 const ALLOW =
   'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, NOTIFY, SUBSCRIBE, REFER';
 
 /**
  * The Pinhole application on drachtio-srf. It answers OPTIONS (health probes and keepalives
- * from phones and PBXs) and REGISTER through the registrar; other out-of-dialog requests are
- * refused truthfully with 501.
+ * from phones and PBXs), REGISTER through the registrar and INVITE through the B2BUA; other
+ * out-of-dialog requests are refused truthfully with 501.
  */
-export function installApp(srf: Srf, logger: Logger, registrar: Registrar): void {
+export function installApp(srf: Srf, logger: Logger, registrar: Registrar, b2bua: B2bua): void {
   registrar.install(srf);
+  b2bua.install(srf as unknown as SrfForCalls);
   srf.use('options', (req, res) => {
     res.send(200, { headers: { Allow: ALLOW, Accept: 'application/sdp' } });
     logger.debug('OPTIONS answered', {
@@ -22,9 +25,9 @@ export function installApp(srf: Srf, logger: Logger, registrar: Registrar): void
       protocol: req.protocol,
     });
   });
-  for (const method of NOT_YET_SERVED) {
+  for (const method of NOT_SERVED) {
     srf.use(method, (req, res) => {
-      logger.info('request refused: not served yet', {
+      logger.info('request refused: not served', {
         method: req.method,
         callId: req.get('Call-ID'),
         source: req.source_address,

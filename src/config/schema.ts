@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CALLS_DEFAULTS, callsSchema } from '../b2bua/config';
 import { mediaSchema } from '../nat/config';
 
 const listenUrl = z
@@ -142,7 +143,9 @@ export const configSchema = z
       }),
     registrar: registrarSchema.default(registrarDefaults),
     pbx: pbxSchema.default({ networks: [] }),
-    /** Media anchoring; without it no rtpengine is used yet. */
+    /** Calls through the B2BUA: routing rules, phone authentication, headers passed across. */
+    calls: callsSchema.default(CALLS_DEFAULTS),
+    /** Media anchoring through rtpengine; without it SDP passes with only unreachable addresses fixed. */
     media: mediaSchema.optional(),
     log: z
       .object({ level: z.enum(['error', 'warn', 'info', 'debug']).default('info') })

@@ -4,13 +4,14 @@ import { AddressClassifier } from './address-class';
 import type { AnchorPolicy } from './config';
 import { ngOptionsFor, type LegProfile, type NgOptions } from './media-profiles';
 import { inspectSdp, parseStrict, type SdpSummary } from './sdp-inspect';
-import type { SdpResult } from './rtpengine-pool';
+import type { LegStats, SdpResult } from './rtpengine-pool';
 
 /** The part of RtpenginePool a media session needs. */
 export interface NgController {
   offer(options: NgOptions & { sdp: string }): Promise<SdpResult>;
   answer(options: NgOptions & { sdp: string }): Promise<SdpResult>;
   delete(callId: string): Promise<void>;
+  query(callId: string): Promise<{ legs: LegStats[] }>;
 }
 
 export type Side = 'caller' | 'callee';
@@ -132,6 +133,10 @@ export class MediaSession {
     return result.sdp;
   }
 
+  /**
+   * The offer stays open after an answer: an early answer (183) is often followed by the final
+   * one (200), and rtpengine takes both.
+   */
   async answer(hop: SdpHop): Promise<string> {
     const offer = this.pending;
     if (!offer || offer.from === hop.from)
@@ -139,11 +144,16 @@ export class MediaSession {
     const [from, to] = this.legs(hop.from);
     inspectSdp(hop.sdp, this.classifier);
     this.tags[hop.from] = hop.tag;
-    this.pending = undefined;
     if (!this.decision!.anchor) return this.passThrough(hop, from);
     const ids = { callId: this.options.callId, fromTag: offer.tag, toTag: hop.tag };
     const result = await this.options.ng.answer({ ...ngOptionsFor('answer', from, to, ids), sdp: hop.sdp });
     return result.sdp;
+  }
+
+  /** Per-leg packet counters from rtpengine; null when the call was not anchored or is gone. */
+  async stats(): Promise<LegStats[] | null> {
+    if (!this.decision?.anchor || this.deleted) return null;
+    return (await this.options.ng.query(this.options.callId)).legs;
   }
 
   /** Releases rtpengine's ports; safe to call more than once and on calls that were never anchored. */

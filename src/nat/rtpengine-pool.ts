@@ -100,6 +100,11 @@ export class RtpenginePool {
     return this.members.map((m) => ({ endpoint: m.name, healthy: m.healthy }));
   }
 
+  /** Calls this pool holds media for (offered and not yet deleted). */
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+
   /** The rtpengine a call is pinned to, if it has one. */
   endpointFor(callId: string): string | undefined {
     return this.calls.get(callId)?.name;

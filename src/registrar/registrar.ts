@@ -120,6 +120,11 @@ export class Registrar {
 
   private srf: Srf | null = null;
 
+  /** The digest checker for this registrar's users; calls reuse it to challenge INVITEs. */
+  get authenticator(): DigestAuthenticator | null {
+    return this.options.authenticator;
+  }
+
   /** Serves REGISTER on srf and starts keepalives through it. */
   install(srf: Srf): void {
     this.srf = srf;

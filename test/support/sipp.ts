@@ -90,6 +90,8 @@ export interface SippOptions {
   extraArgs?: string[];
   /** -inf: CSV injection file. */
   csvInjection?: string;
+  /** Loopback address SIPp binds for SIP and media (default 127.0.0.1; e.g. 127.0.0.2 for a "PBX"). */
+  localAddress?: string;
 }
 
 export interface SippResult {
@@ -162,11 +164,12 @@ interface RunFiles {
 
 function buildArgs(options: SippOptions, files: RunFiles, defaultCalls: number | undefined): string[] {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const localIp = options.localAddress ?? LOCAL_IP;
   const args = [
     '-sf', scenarioPath(options.scenario),
-    '-i', LOCAL_IP,
-    '-mi', LOCAL_IP,
-    '-ci', LOCAL_IP,
+    '-i', localIp,
+    '-mi', localIp,
+    '-ci', localIp,
     '-bind_local',
     '-p', String(options.localPort),
     '-t', options.transport === 'tcp' ? 't1' : 'u1',
@@ -330,11 +333,12 @@ async function waitUntilListening(
     if (isBound(port, transport)) return;
     await delay(READY_POLL_MS);
   }
-  throw new Error(`sipp did not listen on ${transport} ${LOCAL_IP}:${port} within ${READY_TIMEOUT_MS} ms`);
+  throw new Error(`sipp did not listen on ${transport} port ${port} within ${READY_TIMEOUT_MS} ms`);
 }
 
 const TCP_LISTEN_STATE = '0A';
-const LOOPBACK_HEX = '0100007F';
+/** /proc/net prints IPv4 addresses little-endian: any 127.x.y.z ends in 7F. */
+const LOOPBACK_HEX = /7F$/;
 const ANY_HEX = '00000000';
 
 function isBound(port: number, transport: 'udp' | 'tcp'): boolean {
@@ -344,7 +348,7 @@ function isBound(port: number, transport: 'udp' | 'tcp'): boolean {
     const fields = line.trim().split(/\s+/);
     if (fields.length < 4) continue;
     const [address, localPort] = fields[1].split(':');
-    if (localPort !== portHex || (address !== LOOPBACK_HEX && address !== ANY_HEX)) continue;
+    if (localPort !== portHex || (!LOOPBACK_HEX.test(address) && address !== ANY_HEX)) continue;
     if (transport === 'udp' || fields[3] === TCP_LISTEN_STATE) return true;
   }
   return false;

@@ -40,6 +40,10 @@ class FakeNg implements NgController {
   async delete(callId: string) {
     this.calls.push(['delete', callId]);
   }
+  async query(callId: string) {
+    this.calls.push(['query', callId]);
+    return { legs: [{ tag: 'a', streams: [] }] };
+  }
 }
 
 describe('decideAnchoring', () => {
@@ -164,6 +168,22 @@ describe('MediaSession', () => {
     );
     await session.delete();
     assert.deepEqual(ng.calls, []);
+  });
+
+  it('takes an early answer and then the final answer to the same offer', async () => {
+    const ng = new FakeNg();
+    const session = new MediaSession({ callId: 'c6', policy: 'always', caller: phone, callee: pbx, ng });
+    await session.offer({ sdp: sdp('192.168.1.10'), from: 'caller', tag: 'a', sipSource: '203.0.113.7' });
+    const hop = { sdp: sdp('10.0.0.10'), from: 'callee' as const, tag: 'b', sipSource: '10.0.0.10' };
+    await session.answer(hop);
+    await session.answer(hop);
+    assert.deepEqual(
+      ng.calls.map(([command]) => command),
+      ['offer', 'answer', 'answer'],
+    );
+    assert.deepEqual(await session.stats(), [{ tag: 'a', streams: [] }]);
+    await session.delete();
+    assert.equal(await session.stats(), null);
   });
 
   it('refuses an answer that has no offer from the other side', async () => {

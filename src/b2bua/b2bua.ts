@@ -1,0 +1,322 @@
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import type { Logger } from '../logging';
+import { AddressClassifier } from '../nat/address-class';
+import type { AnchorPolicy, MediaConfig } from '../nat/config';
+import { legProfile, type LegKind, type LegProfile } from '../nat/media-profiles';
+import { MediaSession, type NgController } from '../nat/media-session';
+import { NgError } from '../nat/rtpengine-pool';
+import type { DigestAuthenticator } from '../registrar/authenticator';
+import { natVerdict } from '../registrar/nat-verdict';
+import type { LookupTarget, NatVerdict } from '../registrar';
+import { Call, type CallerLeg } from './call';
+import { CallerGate } from './caller-gate';
+import type { CallsConfig } from './config';
+import { HeaderFilter, parseParty } from './headers';
+import type { CallRecord } from './record';
+import type { RoutingWatcher } from './routing';
+import type { IncomingRequest, ResponseSink, SrfForCalls } from './srf-types';
+import { planTargets } from './targets';
+
+export interface B2buaOptions {
+  calls: CallsConfig;
+  pbx: { uri?: string; networks: readonly string[] };
+  /** Absent: no rtpengine; SDP passes with unreachable addresses replaced by the SIP source. */
+  media: MediaConfig | undefined;
+  ng: NgController | null;
+  authenticator: DigestAuthenticator | null;
+  lookup(aor: string): Promise<LookupTarget[]>;
+  routing: RoutingWatcher;
+  localNetworks: readonly string[];
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface CallCounters {
+  active: number;
+  started: number;
+  answered: number;
+  failed: number;
+  /** Refused before any target was tried: strangers, rejects, no route, no binding. */
+  refused: number;
+}
+
+/** No rtpengine configured: media sessions run with policy `never` and must never reach here. */
+const NO_RTPENGINE: NgController = {
+  offer: () => Promise.reject(new NgError('no rtpengine configured')),
+  answer: () => Promise.reject(new NgError('no rtpengine configured')),
+  delete: () => Promise.resolve(),
+  query: () => Promise.reject(new NgError('no rtpengine configured')),
+};
+
+/**
+ * The calling half of Pinhole: admits INVITEs (PBX by network, phones by credentials or flow),
+ * routes them by the operator's rules and runs each as a Call. Emits `call-record` per ended call.
+ */
+export class B2bua extends EventEmitter {
+  private readonly gate: CallerGate;
+  private readonly classifier: AddressClassifier;
+  private readonly passHeaders: HeaderFilter;
+  private readonly live = new Map<string, Call>();
+  private readonly counters = { started: 0, answered: 0, failed: 0, refused: 0 };
+  private readonly now: () => number;
+  private srf: SrfForCalls | null = null;
+  private draining = false;
+
+  constructor(private readonly options: B2buaOptions) {
+    super();
+    this.now = options.now ?? Date.now;
+    this.classifier = new AddressClassifier(options.localNetworks);
+    this.passHeaders = new HeaderFilter(options.calls.passHeaders);
+    this.gate = new CallerGate({
+      pbxNetworks: pbxNetworks(options.pbx),
+      authenticator: phoneAuthenticator(options.calls.phoneAuth, options.authenticator),
+      lookup: options.lookup,
+      now: this.now,
+    });
+  }
+
+  install(srf: SrfForCalls): void {
+    this.srf = srf;
+    srf.use('invite', (req, res) => {
+      this.onInvite(req, res).catch((err: Error) => {
+        this.options.logger.error('INVITE handling failed', {
+          error: err.message,
+          callId: req.get('Call-ID'),
+        });
+        if (!res.finalResponseSent) res.send(500);
+      });
+    });
+  }
+
+  stats(): CallCounters {
+    return { active: this.live.size, ...this.counters };
+  }
+
+  activeCalls(): Call[] {
+    return [...this.live.values()];
+  }
+
+  /** Stops taking calls (503) and hangs up the ones that are up. */
+  async stop(): Promise<void> {
+    this.draining = true;
+    await Promise.allSettled([...this.live.values()].map((call) => call.hangup()));
+  }
+
+  private async onInvite(req: IncomingRequest, res: ResponseSink): Promise<void> {
+    const callId = req.get('Call-ID') ?? '';
+    const source = req.source_address;
+    if (this.draining)
+      return this.refuse(req, res, 503, 'Service Unavailable', 'shutting down', {
+        'Retry-After': String(this.options.calls.retryAfterSeconds),
+      });
+    const from = parseParty(req.get('From'));
+    const requestUri = parseParty(req.uri);
+    const domain = splitHostPort(requestUri.host)[0];
+    const admission = await this.gate.admit({
+      sourceAddress: source,
+      sourcePort: Number(req.source_port),
+      fromUser: from.user,
+      fromDomain: splitHostPort(from.host)[0],
+      proxyAuthorization: req.get('Proxy-Authorization'),
+    });
+    if (!admission.admitted) {
+      const headers: Record<string, string> = {};
+      for (const [name, values] of Object.entries(admission.headers))
+        headers[name] = values.join(`\r\n${name}: `);
+      if (admission.status !== 407 || req.get('Proxy-Authorization'))
+        this.options.logger.warn('INVITE refused', {
+          callId,
+          status: admission.status,
+          reason: admission.detail,
+          source: `${req.protocol}:${source}:${req.source_port}`,
+          from: from.user,
+        });
+      return this.refuse(req, res, admission.status, admission.reason, null, headers);
+    }
+    if (!req.body) return this.refuse(req, res, 488, 'Not Acceptable Here', 'INVITE without an SDP offer');
+    const decision = this.options.routing.current().route({
+      source: { kind: admission.kind, address: source },
+      user: requestUri.user,
+      domain,
+      fromUser: from.user,
+    });
+    if (decision.action === 'no-match')
+      return this.refuse(req, res, 404, 'Not Found', 'no routing rule matched');
+    if (decision.action === 'reject')
+      return this.refuse(req, res, decision.status, decision.reason, `rule ${decision.rule}`);
+    const plan = await planTargets(decision.target, decision.user, domain, {
+      pbxUri: this.options.pbx.uri,
+      lookup: this.options.lookup,
+    });
+    if (!plan.ok) {
+      const extra: Record<string, string> =
+        plan.status === 503 ? { 'Retry-After': String(this.options.calls.retryAfterSeconds) } : {};
+      return this.refuse(req, res, plan.status, plan.reason, plan.detail, extra);
+    }
+    const caller = this.callerLeg(req, admission.kind === 'pbx' ? 'pbx' : admission.proof);
+    const call = new Call(
+      {
+        srf: this.srf!,
+        logger: this.options.logger,
+        newMedia: (mediaCallId, callerProfile, callee, policy) =>
+          this.newMedia(mediaCallId, callerProfile, callee, policy),
+        legProfile: (kind, sipSource) => this.legProfile(kind, sipSource),
+        passHeaders: this.passHeaders,
+        ringTimeoutMs: this.options.calls.ringTimeoutSeconds * 1000,
+        retryAfterSeconds: this.options.calls.retryAfterSeconds,
+        onEnded: (ended, record) => this.onEnded(ended, record),
+        now: this.now,
+      },
+      req,
+      res,
+      caller,
+      {
+        rule: decision.rule,
+        user: decision.user,
+        domain,
+        media: decision.media ?? this.options.media?.anchor ?? 'never',
+      },
+      plan.stages,
+    );
+    this.live.set(call.callId, call);
+    this.counters.started += 1;
+    this.options.logger.info('call', {
+      callId,
+      from: from.user,
+      to: decision.user,
+      rule: decision.rule,
+      source: `${req.protocol}:${source}:${req.source_port}`,
+      targets: plan.stages.flatMap((s) => s.forks.map((f) => f.uri)),
+    });
+    await call.run();
+  }
+
+  private refuse(
+    req: IncomingRequest,
+    res: ResponseSink,
+    status: number,
+    reason: string,
+    detail: string | null,
+    headers: Record<string, string> = {},
+  ): void {
+    this.counters.refused += 1;
+    if (detail)
+      this.options.logger.info('INVITE refused', {
+        callId: req.get('Call-ID'),
+        status,
+        reason: detail,
+        source: `${req.protocol}:${req.source_address}:${req.source_port}`,
+      });
+    res.send(status, reason, { headers });
+  }
+
+  private onEnded(call: Call, record: CallRecord): void {
+    this.live.delete(call.callId);
+    if (record.finalStatus === 200) this.counters.answered += 1;
+    else this.counters.failed += 1;
+    this.options.logger.info('call record', record);
+    this.emit('call-record', record);
+  }
+
+  private callerLeg(req: IncomingRequest, proof: CallerLeg['proof']): CallerLeg {
+    const via = /SIP\/2\.0\/([A-Za-z]+)\s+([^;,\s]+)/.exec(req.get('Via') ?? '');
+    const viaTransport = via ? via[1].toLowerCase() : req.protocol.toLowerCase();
+    const port = Number(req.source_port);
+    let kind: LegKind;
+    if (proof === 'pbx') kind = 'pbx';
+    else if (viaTransport === 'ws' || viaTransport === 'wss' || req.body.includes('UDP/TLS/RTP/SAVPF'))
+      kind = 'webrtc';
+    else kind = 'nat-phone';
+    return {
+      kind,
+      source: proof === 'pbx' ? 'pbx' : 'phones',
+      proof,
+      address: req.source_address,
+      port,
+      transport: viaTransport,
+      nat: proof === 'pbx' ? null : this.callerNat(req, via?.[2] ?? '', port, viaTransport),
+    };
+  }
+
+  private callerNat(req: IncomingRequest, viaSentBy: string, port: number, transport: string): NatVerdict {
+    const contact = parseParty(req.get('Contact'));
+    const [contactHost, contactPort] = splitHostPort(contact.host);
+    const [viaHost, viaPort] = splitHostPort(viaSentBy);
+    return natVerdict(
+      {
+        contactHost,
+        contactPort,
+        viaHost,
+        viaPort,
+        sourceAddress: req.source_address,
+        sourcePort: port,
+        stream: transport !== 'udp',
+        defaultPort: transport === 'tls' || transport === 'wss' ? 5061 : 5060,
+      },
+      this.classifier,
+    );
+  }
+
+  private legProfile(kind: LegKind, sipSource?: string): LegProfile {
+    const media = this.options.media;
+    const interfaces = media
+      ? {
+          external: media.rtpengine.interfaces.external.name,
+          internal: media.rtpengine.interfaces.internal.name,
+        }
+      : { external: 'external', internal: 'internal' };
+    const family = sipSource && isIP(sipSource) === 6 ? 'IP6' : 'IP4';
+    return legProfile(kind, interfaces, {
+      latching: media?.latching,
+      sipSource: sipSource && isIP(sipSource) && kind !== 'pbx' ? { family, address: sipSource } : undefined,
+    });
+  }
+
+  private newMedia(
+    callId: string,
+    caller: LegProfile,
+    callee: LegProfile,
+    policy: AnchorPolicy,
+  ): MediaSession {
+    const ng = this.options.ng;
+    return new MediaSession({
+      callId,
+      policy: ng ? policy : 'never',
+      caller,
+      callee,
+      ng: ng ?? NO_RTPENGINE,
+      classifier: this.classifier,
+    });
+  }
+}
+
+function splitHostPort(hostPort: string): [string, number | null] {
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(hostPort);
+  if (bracket) return [bracket[1], bracket[2] ? Number(bracket[2]) : null];
+  const colon = hostPort.lastIndexOf(':');
+  if (colon > 0 && hostPort.indexOf(':') === colon)
+    return [hostPort.slice(0, colon), Number(hostPort.slice(colon + 1))];
+  return [hostPort, null];
+}
+
+/** The PBX's own address counts as a PBX network even when pbx.networks is empty. */
+function pbxNetworks(pbx: B2buaOptions['pbx']): string[] {
+  const networks = [...pbx.networks];
+  const host = pbx.uri ? parseParty(pbx.uri).host.replace(/^\[|\]$/g, '') : '';
+  const [address] = splitHostPort(host);
+  if (isIP(address)) networks.push(address);
+  return networks;
+}
+
+function phoneAuthenticator(
+  mode: CallsConfig['phoneAuth'],
+  authenticator: DigestAuthenticator | null,
+): DigestAuthenticator | null {
+  if (mode === 'registered-flow') return null;
+  if (mode === 'digest' && !authenticator)
+    throw new Error(
+      'calls.phoneAuth is digest but registrar.users is not set: there are no credentials to check',
+    );
+  return authenticator;
+}
