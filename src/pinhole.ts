@@ -11,6 +11,7 @@ import { parseNgAddress, RtpenginePool } from './nat/rtpengine-pool';
 import { RtpengineProcess } from './nat/rtpengine-process';
 import { createRegistrar, type Registrar } from './registrar';
 import { EmbeddedSipServer } from './sipserver';
+import { startSoftphoneServer, type SoftphoneServer } from './web/softphone-server';
 
 export interface RunningPinhole {
   srf: Srf;
@@ -21,6 +22,7 @@ export interface RunningPinhole {
   /** ng control of the rtpengine(s); null when `media:` is not configured. */
   ngPool: RtpenginePool | null;
   rtpengine: RtpengineProcess | null;
+  softphone: SoftphoneServer | null;
   stop(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ export async function startPinhole(
   installApp(srf, logger.child({ component: 'app' }), registrar, b2bua);
   await connectSrf(srf, target);
   routing.start();
+  const softphone = await startSoftphone(config, configDir, logger);
   logger.info('pinhole started', {
     sipServer: config.sip.server === 'embedded' ? 'embedded' : `${target.host}:${target.port}`,
   });
@@ -98,7 +101,9 @@ export async function startPinhole(
     routing,
     ngPool,
     rtpengine,
+    softphone,
     async stop() {
+      await softphone?.close();
       routing.stop();
       await b2bua.stop();
       await registrar.stop();
@@ -124,6 +129,46 @@ async function startRtpengine(config: PinholeConfig, logger: Logger): Promise<Rt
   await rtpengine.start();
   logger.info('rtpengine running', { pid: rtpengine.pid, ng: settings.ng[0] });
   return rtpengine;
+}
+
+/** The SIP.js softphone page, when `web.softphone` is configured. */
+async function startSoftphone(
+  config: PinholeConfig,
+  configDir: string,
+  logger: Logger,
+): Promise<SoftphoneServer | null> {
+  const settings = config.web.softphone;
+  if (!settings) return null;
+  const colon = settings.listen.lastIndexOf(':');
+  const host = settings.listen.slice(0, colon).replace(/^\[|\]$/g, '');
+  const port = Number(settings.listen.slice(colon + 1));
+  let tls: { cert: Buffer; key: Buffer } | undefined;
+  if (settings.tls) {
+    if (!config.sip.tls) throw new Error('web.softphone.tls needs sip.tls (cert and key)');
+    tls = {
+      cert: fs.readFileSync(path.resolve(configDir, config.sip.tls.cert)),
+      key: fs.readFileSync(path.resolve(configDir, config.sip.tls.key)),
+    };
+  }
+  const sipWebSocketUrl = settings.sipWebSocketUrl ?? defaultWebSocketUrl(config, host);
+  return startSoftphoneServer({
+    listen: { host, port },
+    tls,
+    sipWebSocketUrl,
+    logger: logger.child({ component: 'softphone' }),
+  });
+}
+
+/** The first WebSocket listener, addressed the way a browser on `pageHost` can reach it. */
+function defaultWebSocketUrl(config: PinholeConfig, pageHost: string): string {
+  const listener = config.sip.listen.find((url) => /^wss?:/.test(url));
+  if (!listener) throw new Error('web.softphone needs a ws:// or wss:// entry in sip.listen');
+  const match = /^(wss?):\/\/(.+):(\d+)$/.exec(listener)!;
+  const bound = match[2];
+  const host =
+    config.sip.advertise ??
+    (bound === '0.0.0.0' || bound === '[::]' ? pageHost : bound.replace(/^\[|\]$/g, ''));
+  return `${match[1]}://${host.includes(':') ? `[${host}]` : host}:${match[3]}`;
 }
 
 async function openNgPool(

@@ -119,6 +119,7 @@ export class B2bua extends EventEmitter {
       fromUser: from.user,
       fromDomain: splitHostPort(from.host)[0],
       proxyAuthorization: req.get('Proxy-Authorization'),
+      readsLastChallenge: /SIP\/2\.0\/WSS?\s/i.test(req.get('Via') ?? ''),
     });
     if (!admission.admitted) {
       const headers: Record<string, string> = {};

@@ -83,6 +83,9 @@ interface Attempt {
   toTag: string | null;
   rang: boolean;
   timedOut: boolean;
+  /** Set while the INVITE is out: stops waiting for it (a silent target cannot be cancelled yet). */
+  giveUp: (() => void) | null;
+  gaveUp: boolean;
 }
 
 type StageOutcome =
@@ -198,12 +201,14 @@ export class Call {
           },
           (failure: ForkFailure) => {
             failures.push(failure);
-            void this.release(attempt);
-            pending -= 1;
-            if (pending === 0 && !settled) {
-              settled = true;
-              resolve(this.callerCancelled ? { kind: 'cancelled' } : { kind: 'failed', failures });
-            }
+            // The next stage may reuse the rtpengine call-id: release it before moving on.
+            void this.release(attempt).then(() => {
+              pending -= 1;
+              if (pending === 0 && !settled) {
+                settled = true;
+                resolve(this.callerCancelled ? { kind: 'cancelled' } : { kind: 'failed', failures });
+              }
+            });
           },
         );
       }
@@ -226,6 +231,8 @@ export class Call {
       toTag: null,
       rang: false,
       timedOut: false,
+      giveUp: null,
+      gaveUp: false,
     };
     this.attempts.add(attempt);
     return attempt;
@@ -259,30 +266,44 @@ export class Call {
         attempt.timedOut = true;
         this.cancelAttempt(attempt);
       }, answerTimeoutMs);
-    try {
-      const dialog = await this.deps.srf.createUAC(
-        attempt.fork.uri,
-        { headers: this.bLegHeaders(attempt.fork), localSdp: sdp, proxy: attempt.fork.proxy },
-        {
-          cbRequest: (err, sent) => {
-            if (err || !sent) return;
-            attempt.request = sent;
-            if (attempt.cancelWanted) sent.cancel();
-          },
-          cbProvisional: (response) => this.onProvisional(attempt, response),
+    const invite = this.deps.srf.createUAC(
+      attempt.fork.uri,
+      { headers: this.bLegHeaders(attempt.fork), localSdp: sdp, proxy: attempt.fork.proxy },
+      {
+        cbRequest: (err, sent) => {
+          if (err || !sent) return;
+          attempt.request = sent;
+          if (attempt.cancelWanted) sent.cancel();
         },
-      );
+        cbProvisional: (response) => this.onProvisional(attempt, response),
+      },
+    );
+    // An INVITE given up on may still be answered: that late dialog is hung up at once.
+    invite.then(
+      (dialog) => {
+        if (attempt.gaveUp) void dialog.destroy().catch(() => undefined);
+      },
+      () => undefined,
+    );
+    try {
+      return await new Promise<SipDialog>((resolve, reject) => {
+        attempt.giveUp = () => {
+          attempt.gaveUp = true;
+          reject(this.forkFailure(new Error('given up') as SipFailure, attempt.timedOut));
+        };
+        invite.then(resolve, (err: SipFailure) => reject(this.forkFailure(err, attempt.timedOut)));
+      });
+    } finally {
+      attempt.giveUp = null;
       this.clearSilence(attempt);
-      return dialog;
-    } catch (err) {
-      this.clearSilence(attempt);
-      throw this.forkFailure(err as SipFailure, attempt.timedOut);
     }
   }
 
   private forkFailure(err: SipFailure, timedOut: boolean): ForkFailure {
     if (timedOut)
       return { status: 408, reason: 'Request Timeout', headers: {}, failover: true, responded: false };
+    if (err.message === 'given up')
+      return { status: 487, reason: 'Request Terminated', headers: {}, failover: false, responded: false };
     const status = typeof err.status === 'number' ? err.status : 0;
     if (status === 0) {
       this.log.warn('INVITE could not be sent', { error: err.message });
@@ -540,10 +561,15 @@ export class Call {
     for (const attempt of this.attempts) this.cancelAttempt(attempt);
   }
 
+  /**
+   * CANCEL must wait for a provisional response (RFC 3261 §9.1); the SIP server holds it back
+   * until one arrives. A target that has not rung is given up on at once instead of after Timer B.
+   */
   private cancelAttempt(attempt: Attempt): void {
     attempt.cancelWanted = true;
     this.clearSilence(attempt);
     attempt.request?.cancel();
+    if (!attempt.rang) attempt.giveUp?.();
   }
 
   private clearSilence(attempt: Attempt): void {

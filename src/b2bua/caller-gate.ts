@@ -10,6 +10,8 @@ export interface InviteOrigin {
   fromUser: string | null;
   fromDomain: string;
   proxyAuthorization: string | undefined;
+  /** Browsers (SIP.js over WebSocket) read only the last of several digest challenges. */
+  readsLastChallenge: boolean;
 }
 
 export type Admission =
@@ -62,6 +64,7 @@ export class CallerGate {
         origin.proxyAuthorization,
         origin.fromUser,
         (this.options.now ?? Date.now)(),
+        origin.readsLastChallenge,
       );
       if (verdict.kind === 'ok')
         return { admitted: true, kind: 'phones', user: verdict.user, proof: 'digest' };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CALLS_DEFAULTS, callsSchema } from '../b2bua/config';
 import { mediaSchema } from '../nat/config';
+import { webSchema } from '../web/config';
 
 const listenUrl = z
   .string()
@@ -147,6 +148,8 @@ export const configSchema = z
     calls: callsSchema.default(CALLS_DEFAULTS),
     /** Media anchoring through rtpengine; without it SDP passes with only unreachable addresses fixed. */
     media: mediaSchema.optional(),
+    /** The softphone page (and, later, the admin dashboard). */
+    web: webSchema.default({}),
     log: z
       .object({ level: z.enum(['error', 'warn', 'info', 'debug']).default('info') })
       .strict()

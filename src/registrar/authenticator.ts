@@ -32,8 +32,21 @@ export class DigestAuthenticator {
     this.nonces = new NonceSigner(options.secret, options.nonceLifetimeMs);
   }
 
-  check(method: string, authorization: string | undefined, aorUser: string, now = Date.now()): AuthVerdict {
-    if (!authorization) return this.challenge(aorUser, false, 'no credentials', now);
+  /**
+   * `readsLastChallenge`: the client keeps only the last of several challenges. SIP.js (most
+   * browser phones) does, and gives up unless it is MD5; phones and SIPp read the first. Each
+   * kind of client then finds the configured first choice where it looks.
+   */
+  check(
+    method: string,
+    authorization: string | undefined,
+    aorUser: string,
+    now = Date.now(),
+    readsLastChallenge = false,
+  ): AuthVerdict {
+    const challenge = (user: string, stale: boolean, reason: string, at: number): AuthVerdict =>
+      this.challenge(user, stale, reason, at, readsLastChallenge);
+    if (!authorization) return challenge(aorUser, false, 'no credentials', now);
     const creds = parseDigestCredentials(authorization);
     if (!creds) return { kind: 'forbidden', reason: 'unparsable Authorization' };
     const username = creds.get('username');
@@ -43,12 +56,12 @@ export class DigestAuthenticator {
     if (!username || !nonce || !uri || !response)
       return { kind: 'forbidden', reason: 'Authorization lacks username, nonce, uri or response' };
     if (creds.get('realm') !== this.options.realm)
-      return this.challenge(aorUser, false, `foreign realm ${creds.get('realm') ?? ''}`, now);
+      return challenge(aorUser, false, `foreign realm ${creds.get('realm') ?? ''}`, now);
     const algorithm = ALGORITHMS.get((creds.get('algorithm') ?? 'MD5').toLowerCase());
     if (!algorithm || !this.options.algorithms.includes(algorithm))
-      return this.challenge(aorUser, false, `algorithm ${creds.get('algorithm')} not offered`, now);
+      return challenge(aorUser, false, `algorithm ${creds.get('algorithm')} not offered`, now);
     const nonceState = this.nonces.check(nonce, now);
-    if (nonceState === 'invalid') return this.challenge(aorUser, false, 'nonce not ours', now);
+    if (nonceState === 'invalid') return challenge(aorUser, false, 'nonce not ours', now);
     if (username !== aorUser)
       return { kind: 'forbidden', reason: `user ${username} may not register ${aorUser}` };
     const secret = this.options.users.secrets(username)?.[algorithm];
@@ -69,18 +82,25 @@ export class DigestAuthenticator {
     });
     if (!sameHex(expected, response)) return { kind: 'forbidden', reason: 'wrong password' };
     // Right password on an old or replayed nonce: a fresh nonce, not a failure (RFC 7616 §3.3).
-    if (nonceState === 'stale') return this.challenge(aorUser, true, 'nonce expired', now);
+    if (nonceState === 'stale') return challenge(aorUser, true, 'nonce expired', now);
     if (nc && !this.counts.accept(nonce, parseInt(nc, 16)))
-      return this.challenge(aorUser, true, 'nonce count replayed', now);
+      return challenge(aorUser, true, 'nonce count replayed', now);
     return { kind: 'ok', user: username };
   }
 
-  private challenge(user: string, stale: boolean, reason: string, now: number): AuthVerdict {
+  private challenge(
+    user: string,
+    stale: boolean,
+    reason: string,
+    now: number,
+    readsLastChallenge: boolean,
+  ): AuthVerdict {
     const secrets = this.options.users.secrets(user);
     // A user known only by an MD5 HA1 cannot answer a SHA-256 challenge: do not offer it.
     const offered = this.options.algorithms.filter((a) => !secrets || secrets[a] !== undefined);
     // One nonce per challenge, so nonce-count tracking never mixes answers to different algorithms.
-    const challenges = (offered.length > 0 ? offered : this.options.algorithms).map(
+    const algorithms = offered.length > 0 ? offered : this.options.algorithms;
+    const challenges = (readsLastChallenge ? [...algorithms].reverse() : algorithms).map(
       (algorithm) =>
         `Digest realm="${this.options.realm}", nonce="${this.nonces.issue(now)}", algorithm=${algorithm}, qop="auth"` +
         (stale ? ', stale=true' : ''),

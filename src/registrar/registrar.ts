@@ -228,6 +228,7 @@ export class Registrar {
       req.get('Authorization'),
       parsed.user,
       this.now(),
+      isWebSocket(parsed.via.transport),
     );
     if (auth && auth.kind === 'challenge') {
       if (req.get('Authorization'))
@@ -392,6 +393,11 @@ export class Registrar {
       });
     });
   }
+}
+
+function isWebSocket(transport: string): boolean {
+  const lower = transport.toLowerCase();
+  return lower === 'ws' || lower === 'wss';
 }
 
 function sourceOf(req: IncomingRegister): string {

@@ -1,9 +1,9 @@
 /**
  * Runs the whole product in-process for integration tests: startPinhole() on a config built
  * here (embedded SIP server on loopback, spawned rtpengine, registrar, B2BUA, routing file), the
- * same path `make run` takes. Phones live on 127.0.0.1, the PBX on 127.0.0.2, and rtpengine's
- * external interface is 127.0.0.1 while its internal one is 127.0.0.2, so a test can tell which
- * side an address in a message belongs to.
+ * same path `make run` takes. Like an edge with two interfaces: phones live on 127.0.0.1 and reach
+ * Pinhole's external side (SIP and rtpengine) on 127.0.0.1; the PBX lives on 127.0.0.2 and reaches
+ * Pinhole's internal side on 127.0.0.3. A test can tell which side an address belongs to.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,6 +16,8 @@ import { allocatePort } from './ports';
 
 export const PHONE_IP = '127.0.0.1';
 export const PBX_IP = '127.0.0.2';
+/** Pinhole's (and rtpengine's) address on the PBX side. */
+export const INTERNAL_IP = '127.0.0.3';
 export const REALM = 'pinhole.test';
 
 /** rtpengine media ports for these tests: outside allocatePort's 40000-49999. */
@@ -64,7 +66,13 @@ export async function startTestPinhole(options: TestPinholeOptions): Promise<Tes
       : options.users;
   if (users !== null) fs.writeFileSync(path.join(dir, 'users.yaml'), users);
   const config = configSchema.parse({
-    sip: { listen: [`udp://0.0.0.0:${sipPort}`, `tcp://0.0.0.0:${sipPort}`] },
+    sip: {
+      listen: [
+        `udp://${PHONE_IP}:${sipPort}`,
+        `tcp://${PHONE_IP}:${sipPort}`,
+        `udp://${INTERNAL_IP}:${sipPort}`,
+      ],
+    },
     registrar: {
       domain: REALM,
       users: users === null ? null : 'users.yaml',
@@ -77,7 +85,7 @@ export async function startTestPinhole(options: TestPinholeOptions): Promise<Tes
       anchor: options.anchor ?? 'nat',
       rtpengine: {
         spawn: true,
-        interfaces: { external: PHONE_IP, internal: PBX_IP },
+        interfaces: { external: PHONE_IP, internal: INTERNAL_IP },
         ports: RTP_PORTS,
         ng: [`127.0.0.1:${ngPort}`],
       },

@@ -62,9 +62,19 @@ export class CoreContext {
     readonly clock: Clock,
   ) {}
 
+  /**
+   * The listener a message to `target` leaves from (its Via and Contact). A UDP target is pinned
+   * to it, so the transport sends from the socket whose address the headers name.
+   */
   localFor(target: SendTarget): ListeningPoint {
-    const point = pickLocal(this.points, target);
+    const point = pickLocal(this.points, target, (local, remote) =>
+      this.transport.routes.score(local, remote),
+    );
     if (!point) throw new Error(`no ${target.protocol} listener to send from`);
+    if (target.protocol === 'udp' && point.protocol === 'udp' && target.localAddress === undefined) {
+      target.localAddress = point.address;
+      target.localPort = point.port;
+    }
     return point;
   }
 

@@ -41,15 +41,31 @@ export async function resolveTarget(uriText: string): Promise<SendTarget> {
 }
 
 /**
- * The listening point a message to `target` leaves from, for Via and Contact: same transport
- * and, among several, one of the same address family.
+ * The listening point a message to `target` leaves from, for Via and Contact: the one the target
+ * names, else same transport and, among several, one of the same address family on the
+ * destination's side (`routeScore`, e.g. LocalRoutes#score).
  */
-export function pickLocal(points: ListeningPoint[], target: SendTarget): ListeningPoint | undefined {
+export function pickLocal(
+  points: ListeningPoint[],
+  target: SendTarget,
+  routeScore: (local: string, remote: string) => number = () => 0,
+): ListeningPoint | undefined {
   const family = isIP(target.address) === 6 ? 6 : 4;
   const sameProtocol = points.filter((p) => p.protocol === target.protocol);
-  return (
-    sameProtocol.find((p) => (isIP(p.address) === 6 ? 6 : 4) === family) ??
-    sameProtocol[0] ??
-    points.find((p) => p.protocol === 'udp')
+  const named = sameProtocol.find(
+    (p) =>
+      p.address === target.localAddress && (target.localPort === undefined || p.port === target.localPort),
   );
+  if (named) return named;
+  let best: ListeningPoint | undefined;
+  let bestScore = -1;
+  for (const point of sameProtocol) {
+    const score =
+      ((isIP(point.address) === 6 ? 6 : 4) === family ? 1e6 : 0) + routeScore(point.address, target.address);
+    if (score > bestScore) {
+      best = point;
+      bestScore = score;
+    }
+  }
+  return best ?? points.find((p) => p.protocol === 'udp');
 }

@@ -6,6 +6,7 @@ import { formatListenUrl } from './listen-url';
 import { resolveTransportOptions, type ResolvedTransportOptions, type TransportOptions } from './options';
 import { connectStream, StreamListener } from './stream-transport';
 import type { Flow, ListeningPoint, MessageSender, SendTarget, TransportProtocol } from './types';
+import { LocalRoutes } from './local-routes';
 import { chooseUdpListener, UdpListener } from './udp-transport';
 import { connectWs, WsListener } from './ws-transport';
 
@@ -42,6 +43,8 @@ export class TransportLayer extends EventEmitter implements MessageSender {
   /** Outbound connection attempts in progress, so concurrent sends to one peer share one. */
   private readonly connecting = new Map<string, Promise<Connection>>();
   private readonly bound: Listener[] = [];
+  /** Which local address suits which destination, read once from the host's interfaces. */
+  readonly routes = new LocalRoutes();
   private readonly shutdown = new AbortController();
   private readonly counters = { received: 0, sent: 0, badInput: 0, keepalives: 0 };
   private connectionsMade = 0;
@@ -101,7 +104,7 @@ export class TransportLayer extends EventEmitter implements MessageSender {
     let flow: Flow;
     if (target.protocol === 'udp') {
       const udpListeners = this.bound.filter((listener) => listener instanceof UdpListener);
-      const listener = chooseUdpListener(udpListeners, address, target);
+      const listener = chooseUdpListener(udpListeners, address, target, this.routes);
       if (!listener) throw new Error(`no udp listener can send to ${address}`);
       flow = await listener.send(data, address, target.port);
     } else {

@@ -4,6 +4,7 @@ import type { TransportContext } from './connection';
 import { isKeepalive } from './keepalive';
 import { formatListenUrl } from './listen-url';
 import type { Flow, ListeningPoint, SendTarget } from './types';
+import type { LocalRoutes } from './local-routes';
 
 /** One UDP socket bound to one listening point: each datagram is one SIP message (RFC 3261 §18.3). */
 const UDP_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -96,13 +97,15 @@ export class UdpListener {
 
 /**
  * The UDP listener a message to `address` leaves from: the one the target names (responses go
- * out where the request came in, RFC 3261 §18.2.2), else one of the same address family, else a
- * dual-stack `::` socket for IPv4 targets.
+ * out where the request came in, RFC 3261 §18.2.2), else one of the same address family (the one
+ * on the destination's subnet when there are several), else a dual-stack `::` socket for IPv4
+ * targets.
  */
 export function chooseUdpListener(
   listeners: readonly UdpListener[],
   address: string,
   target: Pick<SendTarget, 'localAddress' | 'localPort'>,
+  routes?: LocalRoutes,
 ): UdpListener | undefined {
   const family = addressFamily(address);
   if (family === 0) return undefined;
@@ -113,7 +116,7 @@ export function chooseUdpListener(
     if (target.localPort !== undefined && listener.point.port === target.localPort) score += 4;
     if (localAddress !== undefined && listener.point.address === localAddress) score += 2;
     if (addressFamily(listener.point.address) === family) score += 1;
-    return score;
+    return score * 1e6 + (routes?.score(listener.point.address, address) ?? 0);
   };
   let best: UdpListener | undefined;
   for (const listener of usable) if (best === undefined || rank(listener) > rank(best)) best = listener;

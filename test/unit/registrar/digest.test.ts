@@ -104,6 +104,14 @@ describe('DigestAuthenticator', () => {
     });
   });
 
+  it('puts the first choice last for clients that read only the last challenge (SIP.js)', () => {
+    const verdict = auth.check('INVITE', undefined, '1001', 0, true);
+    assert.equal(verdict.kind, 'challenge');
+    if (verdict.kind !== 'challenge') return;
+    assert.match(verdict.challenges[0], /algorithm=SHA-256/);
+    assert.match(verdict.challenges[1], /algorithm=MD5/);
+  });
+
   it('forbids a wrong password and a user registering someone else', () => {
     const verdict = auth.check('REGISTER', undefined, '1001', 0);
     if (verdict.kind !== 'challenge') throw new Error('expected a challenge');
