@@ -81,6 +81,8 @@ interface Attempt {
   /** Serialises SDP work on this fork: an early answer must reach rtpengine before the final one. */
   chain: Promise<unknown>;
   toTag: string | null;
+  /** The callee's SDP answer from a 183, for a 200 that does not repeat it (after PRACK). */
+  earlySdp: string | null;
   rang: boolean;
   timedOut: boolean;
   /** Set while the INVITE is out: stops waiting for it (a silent target cannot be cancelled yet). */
@@ -229,6 +231,7 @@ export class Call {
       silenceTimer: null,
       chain: Promise.resolve(),
       toTag: null,
+      earlySdp: null,
       rang: false,
       timedOut: false,
       giveUp: null,
@@ -337,6 +340,7 @@ export class Call {
       let sdp: string | undefined;
       if (body && toTag) {
         attempt.toTag = toTag;
+        attempt.earlySdp = body;
         sdp = await attempt.media.answer({
           sdp: body,
           from: 'callee',
@@ -344,7 +348,8 @@ export class Call {
           sipSource: response.source_address,
         });
       }
-      if (this.res.finalResponseSent || this.state !== 'setup') return;
+      // 'answering' still relays: the answer waits for this chain, so the 183 goes out before the 200.
+      if (this.res.finalResponseSent || this.state === 'established' || this.state === 'ended') return;
       const headers: SipHeaders = {};
       if (sdp) {
         headers['Content-Type'] = 'application/sdp';
@@ -373,14 +378,16 @@ export class Call {
     let sdp: string;
     try {
       await attempt.chain.catch(() => undefined);
+      const calleeSdp = dialog.remote.sdp || attempt.earlySdp;
+      if (!calleeSdp) throw new Error('the callee answered without SDP and sent none before');
       sdp = await attempt.media.answer({
-        sdp: dialog.remote.sdp,
+        sdp: calleeSdp,
         from: 'callee',
         tag: dialog.sip.remoteTag,
         sipSource: attempt.fork.sipSource ?? attempt.fork.uri,
       });
     } catch (err) {
-      this.log.error('rtpengine refused the answer', { error: (err as Error).message });
+      this.log.error('cannot answer the caller', { error: (err as Error).message });
       void dialog.destroy();
       this.replyToCaller(503, 'Service Unavailable', { 'Retry-After': String(this.deps.retryAfterSeconds) });
       await this.end('media-failure');

@@ -59,6 +59,7 @@ describe('registrar persistence across kill -9 (pinhole process)', function () {
     const sipPort = await allocatePort();
     const store = path.join(dir, 'bindings.json');
     const configFile = path.join(dir, 'pinhole.yaml');
+    fs.copyFileSync(path.join(__dirname, '../../../config/routing.yaml'), path.join(dir, 'routing.yaml'));
     fs.writeFileSync(
       configFile,
       [

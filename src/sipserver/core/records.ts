@@ -22,6 +22,11 @@ export interface InboundRequest {
   pendingUpdate: ServerTransaction | null;
   lastRseq: number;
   reliable: ReliableProvisional | null;
+  /**
+   * A 2xx the app sent while a reliable provisional with SDP was still unacknowledged: RFC 3262
+   * §3 forbids sending it before the PRACK, so it goes out once the PRACK has been answered.
+   */
+  heldFinal: (() => void) | null;
   appTimer: TimerHandle | null;
 }
 
@@ -29,6 +34,7 @@ export interface InboundRequest {
 export interface ReliableProvisional {
   rseq: number;
   retransmitter: Retransmitter;
+  carriesSdp: boolean;
 }
 
 /** A request an app sent, addressed by the txnId the server gave it. */

@@ -55,6 +55,7 @@ export class UasCore {
       pendingUpdate: null,
       lastRseq: 0,
       reliable: null,
+      heldFinal: null,
       appTimer: null,
     };
     this.ctx.inbound.set(entry.txnId, entry);
@@ -167,6 +168,15 @@ export class UasCore {
     }
   }
 
+  /** After the response to a PRACK: a 2xx held back for it may go now. */
+  private releaseHeldFinal(dialog: AppDialog | null): void {
+    const invite = dialog ? this.findInboundInvite(dialog) : null;
+    if (!invite?.heldFinal || invite.reliable) return;
+    const send = invite.heldFinal;
+    invite.heldFinal = null;
+    send();
+  }
+
   onAckFor2xx(ack: SipRequest, flow: Flow): void {
     const dialog = this.ctx.dialogs.findForRequest(ack.callId, ack.fromTag, ack.toTag);
     if (!dialog) return;
@@ -258,17 +268,24 @@ export class UasCore {
       this.ctx.clock.clearTimeout(entry.appTimer);
       entry.appTimer = null;
     }
-    txn.respond(response);
-    const data = response.toBuffer();
-    if (reliable) this.startReliableProvisional(entry, data);
-    if (request.method === 'INVITE' && txn === entry.txn)
-      this.afterInviteResponse(entry, dialog, status, data);
-    if (request.method === 'BYE' && status >= 200 && entry.dialog) this.ctx.removeDialog(entry.dialog);
-    if (request.method === 'REGISTER' && status >= 200 && status < 300)
-      this.rememberRegisteredFlow(request, response, entry.flow);
-    this.ctx.echo(app, command.msgId, data, target, command.txnId, dialog ? dialog.id : '');
-    if (status >= 200 && txn === entry.txn && !(request.method === 'INVITE' && status < 300))
-      this.forgetInbound(entry);
+    const deliver = () => {
+      txn.respond(response);
+      const data = response.toBuffer();
+      if (reliable) this.startReliableProvisional(entry, data, response.body.length > 0);
+      if (request.method === 'INVITE' && txn === entry.txn)
+        this.afterInviteResponse(entry, dialog, status, data);
+      if (request.method === 'BYE' && status >= 200 && entry.dialog) this.ctx.removeDialog(entry.dialog);
+      if (request.method === 'PRACK' && status >= 200) this.releaseHeldFinal(entry.dialog);
+      if (request.method === 'REGISTER' && status >= 200 && status < 300)
+        this.rememberRegisteredFlow(request, response, entry.flow);
+      this.ctx.echo(app, command.msgId, data, target, command.txnId, dialog ? dialog.id : '');
+      if (status >= 200 && txn === entry.txn && !(request.method === 'INVITE' && status < 300))
+        this.forgetInbound(entry);
+    };
+    const mustWaitForPrack =
+      request.method === 'INVITE' && status >= 200 && status < 300 && entry.reliable?.carriesSdp === true;
+    if (mustWaitForPrack) entry.heldFinal = deliver;
+    else deliver();
   }
 
   private createUasDialog(entry: InboundRequest, response: SipResponse, point: ListeningPoint): AppDialog {
@@ -338,17 +355,23 @@ export class UasCore {
     this.forgetInbound(entry);
   }
 
-  private startReliableProvisional(entry: InboundRequest, data: Buffer): void {
+  private startReliableProvisional(entry: InboundRequest, data: Buffer, carriesSdp: boolean): void {
     entry.reliable?.retransmitter.stop();
     const target = this.ctx.responseTarget(entry.flow);
     const reliable: ReliableProvisional = {
       rseq: entry.lastRseq,
+      carriesSdp,
       retransmitter: new Retransmitter(this.ctx.clock, this.ctx.timers, {
         unreliable: !isReliable(entry.flow.protocol),
         capAtT2: false,
         resend: () => this.ctx.transport.send(data, target).catch(() => undefined),
         giveUp: () => {
-          if (entry.reliable === reliable) entry.reliable = null;
+          if (entry.reliable !== reliable) return;
+          entry.reliable = null;
+          // No PRACK ever came: the app's 2xx is still better than leaving the caller hanging.
+          const held = entry.heldFinal;
+          entry.heldFinal = null;
+          held?.();
         },
       }),
     };

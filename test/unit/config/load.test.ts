@@ -70,4 +70,16 @@ describe('config loading', () => {
     assert.equal(badRun.status, 2);
     assert.match(badRun.stderr.toString(), /line 2: log\.level/);
   });
+
+  it('pinhole --check also validates the routing file and names its line', () => {
+    const cli = path.join(repoRoot, 'dist/src/cli.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pinhole-config-'));
+    const file = path.join(dir, 'pinhole.yaml');
+    fs.writeFileSync(file, 'calls:\n  routing: rules.yaml\n');
+    fs.writeFileSync(path.join(dir, 'rules.yaml'), 'rules:\n  - name: x\n    target: nowhere\n');
+    const run = spawnSync(process.execPath, [cli, '--config', file, '--check']);
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.equal(run.status, 2);
+    assert.match(run.stderr.toString(), /rules\.yaml:3: .*nowhere/);
+  });
 });
