@@ -18,6 +18,8 @@ const DEFAULT_INTERVAL_MS = 20;
 /** RTCP packet types SR, RR, SDES, BYE and APP (RFC 3550 12.1) in the byte RTP uses for M+PT. */
 const RTCP_TYPE_FIRST = 200;
 const RTCP_TYPE_LAST = 204;
+/** An RTCP header plus the sender's SSRC, as in an empty receiver report. */
+const RTCP_MIN_BYTES = 8;
 
 export interface MediaTarget {
   host: string;
@@ -28,9 +30,10 @@ type PacketKind = 'rtp' | 'rtcp' | 'other';
 
 /** Validates the fixed header and that the CSRC list, extension and padding fit the datagram. */
 function classify(packet: Buffer): PacketKind {
-  if (packet.length < RTP_HEADER_BYTES || packet[0] >> 6 !== RTP_VERSION) return 'other';
+  if (packet.length < RTCP_MIN_BYTES || packet[0] >> 6 !== RTP_VERSION) return 'other';
   const secondByte = packet[1];
   if (secondByte >= RTCP_TYPE_FIRST && secondByte <= RTCP_TYPE_LAST) return 'rtcp';
+  if (packet.length < RTP_HEADER_BYTES) return 'other';
   let headerLength = RTP_HEADER_BYTES + (packet[0] & 0x0f) * 4;
   if (packet[0] & 0x10) {
     if (packet.length < headerLength + 4) return 'other';
