@@ -381,6 +381,23 @@ describe('B2BUA calls through Pinhole with rtpengine', function () {
       assert.equal(record?.legs[1]?.target, `sip:2000@${PBX_IP}:${pbxPort}`);
     });
 
+    it('503 with Retry-After when no target answers', async () => {
+      const deadPort = await allocatePort();
+      const dead = server({ scenario: 'b2b-pbx-noanswer.xml', localPort: deadPort, localAddress: PBX_IP });
+      await dead.ready;
+      fs.writeFileSync(
+        pinhole.routingFile,
+        `rules:\n  - name: dead\n    match: { source: phones }\n    target: { uris: ['sip:${PBX_IP}:${deadPort}'], timeout: 1 }\n`,
+      );
+      assert.equal(pinhole.running.routing.reloadNow(), true);
+      const result = await phoneCall('b2b-expect-503.xml', 20018, { pauseMs: 200 });
+      assert.equal(result.successfulCalls, 1, result.messages + result.errors);
+      const refusal = received(result).find((t) => t.startsWith('SIP/2.0 503'));
+      assert.match(refusal ?? '', /\r\nRetry-After: 30\r\n/i);
+      fs.writeFileSync(pinhole.routingFile, original);
+      assert.equal(pinhole.running.routing.reloadNow(), true);
+    });
+
     it('a rule change applies to the next call; a broken file is refused and the old rules stay', async () => {
       const call2999 = () =>
         runSipp({
