@@ -51,8 +51,10 @@ const program = new Command()
       return;
     }
     const logger = createLogger(config.log.level);
-    const running = await startPinhole(config, configDir, logger);
-    onSignals(() => running.stop());
+    const starting = startPinhole(config, configDir, logger);
+    // Before startup finishes, so a signal during it still stops what has started (rtpengine).
+    onSignals(async () => (await starting).stop());
+    await starting;
   });
 
 program

@@ -47,72 +47,86 @@ export async function startPinhole(
     file: path.resolve(configDir, config.calls.routing),
     logger: logger.child({ component: 'routing' }),
   });
-  const rtpengine = await startRtpengine(config, logger);
-  const ngPool = config.media ? await openNgPool(config.media, logger) : null;
-  const b2bua = new B2bua({
-    calls: config.calls,
-    pbx: config.pbx,
-    media: config.media,
-    ng: ngPool,
-    authenticator: registrar.authenticator,
-    lookup: (aor) => registrar.lookup(aor),
-    routing,
-    localNetworks: [...config.registrar.localNetworks, ...(config.media?.localNetworks ?? [])],
-    logger: logger.child({ component: 'b2bua' }),
-  });
-  let sipServer: EmbeddedSipServer | null = null;
-  let target: { host: string; port: number; secret: string };
-  if (config.sip.server === 'embedded') {
-    const secret = config.sip.control.secret ?? randomBytes(18).toString('base64url');
-    const tls = config.sip.tls
-      ? {
-          cert: fs.readFileSync(path.resolve(configDir, config.sip.tls.cert)),
-          key: fs.readFileSync(path.resolve(configDir, config.sip.tls.key)),
-        }
-      : undefined;
-    sipServer = new EmbeddedSipServer({
-      listen: config.sip.listen,
-      control: { host: config.sip.control.host, port: config.sip.control.port, secret },
-      advertise: config.sip.advertise,
-      timers: config.sip.timers,
-      tls,
-      maxMessageSize: config.sip.maxMessageSize,
-      idleTimeoutMs: config.sip.idleTimeoutSeconds * 1000,
-      logger: logger.child({ component: 'sipserver' }),
+  // What has started so far, undone in reverse when a later step fails, so a failed start
+  // leaves no rtpengine or bound port behind.
+  const undo: (() => unknown)[] = [() => registrar.stop()];
+  try {
+    const rtpengine = await startRtpengine(config, logger);
+    if (rtpengine) undo.push(() => rtpengine.stop());
+    const ngPool = config.media ? await openNgPool(config.media, logger) : null;
+    if (ngPool) undo.push(() => ngPool.close());
+    const b2bua = new B2bua({
+      calls: config.calls,
+      pbx: config.pbx,
+      media: config.media,
+      ng: ngPool,
+      authenticator: registrar.authenticator,
+      lookup: (aor) => registrar.lookup(aor),
+      routing,
+      localNetworks: [...config.registrar.localNetworks, ...(config.media?.localNetworks ?? [])],
+      logger: logger.child({ component: 'b2bua' }),
     });
-    await sipServer.start();
-    target = { ...sipServer.controlAddress, secret };
-  } else {
-    target = config.sip.server;
+    let sipServer: EmbeddedSipServer | null = null;
+    let target: { host: string; port: number; secret: string };
+    if (config.sip.server === 'embedded') {
+      const secret = config.sip.control.secret ?? randomBytes(18).toString('base64url');
+      const tls = config.sip.tls
+        ? {
+            cert: fs.readFileSync(path.resolve(configDir, config.sip.tls.cert)),
+            key: fs.readFileSync(path.resolve(configDir, config.sip.tls.key)),
+          }
+        : undefined;
+      sipServer = new EmbeddedSipServer({
+        listen: config.sip.listen,
+        control: { host: config.sip.control.host, port: config.sip.control.port, secret },
+        advertise: config.sip.advertise,
+        timers: config.sip.timers,
+        tls,
+        maxMessageSize: config.sip.maxMessageSize,
+        idleTimeoutMs: config.sip.idleTimeoutSeconds * 1000,
+        logger: logger.child({ component: 'sipserver' }),
+      });
+      await sipServer.start();
+      const started = sipServer;
+      undo.push(() => started.stop());
+      target = { ...sipServer.controlAddress, secret };
+    } else {
+      target = config.sip.server;
+    }
+    const srf = new Srf();
+    installApp(srf, logger.child({ component: 'app' }), registrar, b2bua);
+    undo.push(() => srf.disconnect());
+    await connectSrf(srf, target);
+    routing.start();
+    undo.push(() => routing.stop());
+    const softphone = await startSoftphone(config, configDir, logger);
+    logger.info('pinhole started', {
+      sipServer: config.sip.server === 'embedded' ? 'embedded' : `${target.host}:${target.port}`,
+    });
+    return {
+      srf,
+      sipServer,
+      registrar,
+      b2bua,
+      routing,
+      ngPool,
+      rtpengine,
+      softphone,
+      async stop() {
+        await softphone?.close();
+        routing.stop();
+        await b2bua.stop();
+        await registrar.stop();
+        srf.disconnect();
+        if (sipServer) await sipServer.stop();
+        ngPool?.close();
+        if (rtpengine) await rtpengine.stop();
+      },
+    };
+  } catch (err) {
+    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined);
+    throw err;
   }
-  const srf = new Srf();
-  installApp(srf, logger.child({ component: 'app' }), registrar, b2bua);
-  await connectSrf(srf, target);
-  routing.start();
-  const softphone = await startSoftphone(config, configDir, logger);
-  logger.info('pinhole started', {
-    sipServer: config.sip.server === 'embedded' ? 'embedded' : `${target.host}:${target.port}`,
-  });
-  return {
-    srf,
-    sipServer,
-    registrar,
-    b2bua,
-    routing,
-    ngPool,
-    rtpengine,
-    softphone,
-    async stop() {
-      await softphone?.close();
-      routing.stop();
-      await b2bua.stop();
-      await registrar.stop();
-      srf.disconnect();
-      if (sipServer) await sipServer.stop();
-      ngPool?.close();
-      if (rtpengine) await rtpengine.stop();
-    },
-  };
 }
 
 /** Debian's rtpengine, started and kept running by us when `media.rtpengine.spawn` is set. */

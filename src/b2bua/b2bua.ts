@@ -226,8 +226,8 @@ export class B2bua extends EventEmitter {
     const port = Number(req.source_port);
     let kind: LegKind;
     if (proof === 'pbx') kind = 'pbx';
-    else if (viaTransport === 'ws' || viaTransport === 'wss' || req.body.includes('UDP/TLS/RTP/SAVPF'))
-      kind = 'webrtc';
+    // By the SDP, not the transport: a SIP-over-WebSocket client may offer plain RTP.
+    else if (/UDP\/TLS\/RTP\/SAVPF|\r?\na=fingerprint:/.test(req.body)) kind = 'webrtc';
     else kind = 'nat-phone';
     return {
       kind,

@@ -84,10 +84,28 @@ export class RtpengineProcess extends EventEmitter {
     return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
   }
 
-  /** Spawns rtpengine and resolves once its ng port answers a ping. */
+  /**
+   * Spawns rtpengine and resolves once its ng port answers a ping. Refuses when something already
+   * answers there: a leftover rtpengine would take some of the calls' commands and not others.
+   */
   async start(): Promise<void> {
     this.stopping = false;
+    if (await this.ngAnswers())
+      throw new Error(
+        `something already answers ng on ${this.options.ng.host}:${this.options.ng.port} ` +
+          '(another rtpengine?): stop it or use spawn: false to use it',
+      );
     await this.launch();
+  }
+
+  private async ngAnswers(): Promise<boolean> {
+    const client = new Client({ timeout: 300 });
+    client.on('error', () => undefined);
+    try {
+      return (await client.ping(this.options.ng).catch(() => undefined))?.result === 'pong';
+    } finally {
+      client.close();
+    }
   }
 
   /** Stops rtpengine by its PID (SIGTERM, then SIGKILL) and cancels any pending restart. */

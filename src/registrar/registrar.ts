@@ -92,7 +92,6 @@ export class Registrar {
   private readonly ownAors = new Set<string>();
   private readonly keepalive: KeepaliveRound;
   private keepaliveTimer: NodeJS.Timeout | null = null;
-  private keepaliveRunning: Promise<unknown> | null = null;
   /** Relay mode only. */
   readonly relay: RegistrationRelay | null;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -166,18 +165,18 @@ export class Registrar {
     await this.options.store.close();
   }
 
-  /** Runs one keepalive round now (the timer calls this); overlapping rounds are skipped. */
+  /**
+   * Runs one keepalive round now (the timer calls this). Rounds may overlap: a dead phone's
+   * OPTIONS takes 32 s to time out, and everyone else's NAT mapping must not wait for it; a
+   * binding whose ping is still out is skipped by the round.
+   */
   async keepaliveNow(): Promise<{ pinged: number; removed: number }> {
-    if (this.keepaliveRunning || !this.srf) return { pinged: 0, removed: 0 };
-    const round = this.keepalive.run();
-    this.keepaliveRunning = round;
+    if (!this.srf) return { pinged: 0, removed: 0 };
     try {
-      return await round;
+      return await this.keepalive.run();
     } catch (err) {
       this.options.logger.warn('keepalive round failed', { error: (err as Error).message });
       return { pinged: 0, removed: 0 };
-    } finally {
-      this.keepaliveRunning = null;
     }
   }
 

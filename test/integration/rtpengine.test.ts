@@ -143,6 +143,18 @@ describe('media anchoring through a real rtpengine on loopback', function () {
     return pair;
   }
 
+  it('refuses to start a second rtpengine on an ng port that already answers', async () => {
+    const second = new RtpengineProcess({
+      binary: BINARY,
+      interfaces: [{ name: 'external', address: LOOPBACK }],
+      ng: { host: LOOPBACK, port: ngPort },
+      ports: { min: 42000, max: 42999 },
+      logger: quietLog,
+    });
+    await assert.rejects(second.start(), /already answers ng/);
+    assert.equal(second.pid, undefined);
+  });
+
   it('anchors a NATed phone → PBX call and relays RTP both ways', async () => {
     const [phone, pbx] = await socketPair();
     const callId = `nat-phone-${process.pid}`;
