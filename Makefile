@@ -5,7 +5,7 @@ CONFIG ?= config/pinhole.yaml
 RUN_DEBS := rtpengine-daemon
 TEST_DEBS := sip-tester iptables conntrack iproute2 redis-server rtpengine-daemon openssl chromium
 
-.PHONY: run test build lint format deps deps-run deps-test clean bench
+.PHONY: run test build lint format deps deps-run deps-test clean bench lab lab-down
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -38,6 +38,13 @@ test: build deps-test lint
 
 bench: build deps-test
 	node dist/bench/b2bua-bench.js
+
+# The network-namespace NAT lab (root): homes behind cone/symmetric/CGNAT NATs, edge, PBX.
+lab: build deps-test
+	node dist/test/e2e/lab/cli.js up
+
+lab-down: build
+	node dist/test/e2e/lab/cli.js down
 
 clean:
 	rm -rf dist
