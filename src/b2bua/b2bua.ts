@@ -7,6 +7,7 @@ import { legProfile, type LegKind, type LegProfile } from '../nat/media-profiles
 import { MediaSession, type NgController } from '../nat/media-session';
 import { NgError } from '../nat/rtpengine-pool';
 import type { DigestAuthenticator } from '../registrar/authenticator';
+import { HeaderSyntaxError, parseTopVia, type ViaTop } from '../registrar/header-syntax';
 import { natVerdict } from '../registrar/nat-verdict';
 import type { LookupTarget, NatVerdict } from '../registrar';
 import { Call, type CallerLeg } from './call';
@@ -111,15 +112,16 @@ export class B2bua extends EventEmitter {
         'Retry-After': String(this.options.calls.retryAfterSeconds),
       });
     const from = parseParty(req.get('From'));
+    const via = topVia(req.get('Via'));
     const requestUri = parseParty(req.uri);
-    const domain = splitHostPort(requestUri.host)[0];
+    const domain = requestUri.host;
     const admission = await this.gate.admit({
       sourceAddress: source,
       sourcePort: Number(req.source_port),
       fromUser: from.user,
-      fromDomain: splitHostPort(from.host)[0],
+      fromDomain: from.host,
       proxyAuthorization: req.get('Proxy-Authorization'),
-      readsLastChallenge: /SIP\/2\.0\/WSS?\s/i.test(req.get('Via') ?? ''),
+      readsLastChallenge: via?.transport === 'WS' || via?.transport === 'WSS',
     });
     if (!admission.admitted) {
       const headers: Record<string, string> = {};
@@ -155,7 +157,7 @@ export class B2bua extends EventEmitter {
         plan.status === 503 ? { 'Retry-After': String(this.options.calls.retryAfterSeconds) } : {};
       return this.refuse(req, res, plan.status, plan.reason, plan.detail, extra);
     }
-    const caller = this.callerLeg(req, admission.kind === 'pbx' ? 'pbx' : admission.proof);
+    const caller = this.callerLeg(req, via, admission.kind === 'pbx' ? 'pbx' : admission.proof);
     const call = new Call(
       {
         srf: this.srf!,
@@ -220,9 +222,8 @@ export class B2bua extends EventEmitter {
     this.emit('call-record', record);
   }
 
-  private callerLeg(req: IncomingRequest, proof: CallerLeg['proof']): CallerLeg {
-    const via = /SIP\/2\.0\/([A-Za-z]+)\s+([^;,\s]+)/.exec(req.get('Via') ?? '');
-    const viaTransport = via ? via[1].toLowerCase() : req.protocol.toLowerCase();
+  private callerLeg(req: IncomingRequest, via: ViaTop | null, proof: CallerLeg['proof']): CallerLeg {
+    const viaTransport = via ? via.transport.toLowerCase() : req.protocol.toLowerCase();
     const port = Number(req.source_port);
     let kind: LegKind;
     if (proof === 'pbx') kind = 'pbx';
@@ -236,20 +237,18 @@ export class B2bua extends EventEmitter {
       address: req.source_address,
       port,
       transport: viaTransport,
-      nat: proof === 'pbx' ? null : this.callerNat(req, via?.[2] ?? '', port, viaTransport),
+      nat: proof === 'pbx' ? null : this.callerNat(req, via, port, viaTransport),
     };
   }
 
-  private callerNat(req: IncomingRequest, viaSentBy: string, port: number, transport: string): NatVerdict {
+  private callerNat(req: IncomingRequest, via: ViaTop | null, port: number, transport: string): NatVerdict {
     const contact = parseParty(req.get('Contact'));
-    const [contactHost, contactPort] = splitHostPort(contact.host);
-    const [viaHost, viaPort] = splitHostPort(viaSentBy);
     return natVerdict(
       {
-        contactHost,
-        contactPort,
-        viaHost,
-        viaPort,
+        contactHost: contact.host,
+        contactPort: contact.port,
+        viaHost: via?.host ?? '',
+        viaPort: via?.port ?? null,
         sourceAddress: req.source_address,
         sourcePort: port,
         stream: transport !== 'udp',
@@ -292,20 +291,19 @@ export class B2bua extends EventEmitter {
   }
 }
 
-function splitHostPort(hostPort: string): [string, number | null] {
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(hostPort);
-  if (bracket) return [bracket[1], bracket[2] ? Number(bracket[2]) : null];
-  const colon = hostPort.lastIndexOf(':');
-  if (colon > 0 && hostPort.indexOf(':') === colon)
-    return [hostPort.slice(0, colon), Number(hostPort.slice(colon + 1))];
-  return [hostPort, null];
+function topVia(value: string | undefined): ViaTop | null {
+  try {
+    return value ? parseTopVia(value) : null;
+  } catch (err) {
+    if (err instanceof HeaderSyntaxError) return null;
+    throw err;
+  }
 }
 
 /** The PBX's own address counts as a PBX network even when pbx.networks is empty. */
 function pbxNetworks(pbx: B2buaOptions['pbx']): string[] {
   const networks = [...pbx.networks];
-  const host = pbx.uri ? parseParty(pbx.uri).host.replace(/^\[|\]$/g, '') : '';
-  const [address] = splitHostPort(host);
+  const address = pbx.uri ? parseParty(pbx.uri).host : '';
   if (isIP(address)) networks.push(address);
   return networks;
 }

@@ -80,7 +80,6 @@ interface Attempt {
   silenceTimer: NodeJS.Timeout | null;
   /** Serialises SDP work on this fork: an early answer must reach rtpengine before the final one. */
   chain: Promise<unknown>;
-  toTag: string | null;
   /** The callee's SDP answer from a 183, for a 200 that does not repeat it (after PRACK). */
   earlySdp: string | null;
   rang: boolean;
@@ -230,7 +229,6 @@ export class Call {
       cancelWanted: false,
       silenceTimer: null,
       chain: Promise.resolve(),
-      toTag: null,
       earlySdp: null,
       rang: false,
       timedOut: false,
@@ -339,7 +337,6 @@ export class Call {
     attempt.chain = attempt.chain.then(async () => {
       let sdp: string | undefined;
       if (body && toTag) {
-        attempt.toTag = toTag;
         attempt.earlySdp = body;
         sdp = await attempt.media.answer({
           sdp: body,

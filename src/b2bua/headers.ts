@@ -1,34 +1,39 @@
+import { HeaderSyntaxError, parseNameAddr } from '../registrar/header-syntax';
 import type { IncomingMessage, SipHeaders } from './srf-types';
 
-/** Display name and user of a From/To header value. */
+/** A From/To/Contact header value or a Request-URI, as the call logic reads it. */
 export interface Party {
   display: string | null;
   user: string | null;
+  /** Without brackets for IPv6, lower case. */
   host: string;
+  port: number | null;
   tag: string | null;
 }
 
+const NOBODY: Party = { display: null, user: null, host: '', port: null, tag: null };
+
+/** Lenient: a value the SIP server let through but that is not a sip: name-addr reads as nobody. */
 export function parseParty(value: string | undefined): Party {
   const text = value ?? '';
-  const open = text.indexOf('<');
-  const close = open >= 0 ? text.indexOf('>', open) : -1;
-  const uri = open >= 0 && close > open ? text.slice(open + 1, close) : text.split(';')[0].trim();
-  let display: string | null = null;
-  if (open > 0) {
-    const raw = text.slice(0, open).trim();
-    display = raw.startsWith('"') && raw.endsWith('"') && raw.length >= 2 ? raw.slice(1, -1) : raw || null;
+  let nameAddr;
+  try {
+    nameAddr = parseNameAddr(text);
+  } catch (err) {
+    if (err instanceof HeaderSyntaxError) return NOBODY;
+    throw err;
   }
-  const params =
-    close > open && open >= 0
-      ? text.slice(close + 1)
-      : text.slice(text.indexOf(';') >= 0 ? text.indexOf(';') : text.length);
-  const tag = /;\s*tag=([^;\s]+)/i.exec(params);
-  const address = /^sips?:(?:([^@;?]*)@)?([^;?>]+)/i.exec(uri);
+  const open = text.indexOf('<');
+  const raw = open > 0 ? text.slice(0, open).trim() : '';
+  const display =
+    raw.startsWith('"') && raw.endsWith('"') && raw.length >= 2 ? raw.slice(1, -1) : raw || null;
+  const { user, host, port } = nameAddr.uri;
   return {
     display,
-    user: address?.[1] ? decodeURIComponent(address[1]) : null,
-    host: address?.[2] ?? '',
-    tag: tag ? tag[1] : null,
+    user: user ? decodeURIComponent(user) : null,
+    host: host.replace(/^\[|\]$/g, ''),
+    port,
+    tag: nameAddr.params.get('tag') || null,
   };
 }
 

@@ -1,7 +1,7 @@
 /**
- * The few pieces of SIP header syntax the registrar reads (Contact, To, Via, Authorization),
- * parsed from the header text drachtio-srf hands over. Kept here rather than borrowed from the
- * embedded server so the registrar also works against a real drachtio-server.
+ * The few pieces of SIP header syntax the app reads (Contact, From, To, Via, Authorization; the
+ * registrar and the B2BUA), parsed from the header text drachtio-srf hands over. Kept here rather
+ * than borrowed from the embedded server so the app also works against a real drachtio-server.
  */
 
 export class HeaderSyntaxError extends Error {}
