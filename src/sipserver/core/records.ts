@@ -27,6 +27,11 @@ export interface InboundRequest {
    * §3 forbids sending it before the PRACK, so it goes out once the PRACK has been answered.
    */
   heldFinal: (() => void) | null;
+  /**
+   * That PRACK arrived but the app has not answered it yet: the 2xx still waits, so the caller
+   * sees the PRACK's 200 before the INVITE's.
+   */
+  prackUnanswered: boolean;
   appTimer: TimerHandle | null;
 }
 

@@ -56,6 +56,7 @@ export class UasCore {
       lastRseq: 0,
       reliable: null,
       heldFinal: null,
+      prackUnanswered: false,
       appTimer: null,
     };
     this.ctx.inbound.set(entry.txnId, entry);
@@ -164,6 +165,7 @@ export class UasCore {
     const invite = this.findInboundInvite(dialog);
     if (invite?.reliable && invite.reliable.rseq === Number(rack[1])) {
       invite.reliable.retransmitter.stop();
+      invite.prackUnanswered = invite.reliable.carriesSdp;
       invite.reliable = null;
     }
   }
@@ -171,7 +173,9 @@ export class UasCore {
   /** After the response to a PRACK: a 2xx held back for it may go now. */
   private releaseHeldFinal(dialog: AppDialog | null): void {
     const invite = dialog ? this.findInboundInvite(dialog) : null;
-    if (!invite?.heldFinal || invite.reliable) return;
+    if (!invite) return;
+    invite.prackUnanswered = false;
+    if (!invite.heldFinal || invite.reliable) return;
     const send = invite.heldFinal;
     invite.heldFinal = null;
     send();
@@ -283,7 +287,10 @@ export class UasCore {
         this.forgetInbound(entry);
     };
     const mustWaitForPrack =
-      request.method === 'INVITE' && status >= 200 && status < 300 && entry.reliable?.carriesSdp === true;
+      request.method === 'INVITE' &&
+      status >= 200 &&
+      status < 300 &&
+      (entry.reliable?.carriesSdp === true || entry.prackUnanswered);
     if (mustWaitForPrack) entry.heldFinal = deliver;
     else deliver();
   }
