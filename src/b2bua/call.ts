@@ -184,12 +184,16 @@ export class Call {
     const attempts = stage.forks.map((fork, index) =>
       this.newAttempt(fork, stage.forks.length > 1 ? index : null),
     );
+    const offers = attempts.map((attempt) => this.offer(attempt));
+    // Parallel forks ring together: no INVITE leaves before every fork has its SDP, or a quick
+    // answer on one would cancel the others before they were even sent.
+    const allOffered = Promise.allSettled(offers);
     return new Promise<StageOutcome>((resolve) => {
       const failures: ForkFailure[] = [];
       let pending = attempts.length;
       let settled = false;
-      for (const attempt of attempts) {
-        this.launch(attempt, stage.answerTimeoutMs).then(
+      attempts.forEach((attempt, index) => {
+        this.launch(attempt, offers[index], allOffered, stage.answerTimeoutMs).then(
           (dialog) => {
             if (settled || this.callerCancelled || this.ringTimedOut) {
               void this.abandon(attempt, dialog);
@@ -212,7 +216,7 @@ export class Call {
             });
           },
         );
-      }
+      });
     });
   }
 
@@ -240,18 +244,29 @@ export class Call {
   }
 
   /** Sends one fork's INVITE; resolves with its dialog on 2xx, rejects with a ForkFailure. */
-  private async launch(attempt: Attempt, answerTimeoutMs: number | null): Promise<SipDialog> {
+  /** The caller's offer through this fork's media session: the SDP its INVITE carries. */
+  private offer(attempt: Attempt): Promise<string> {
+    return attempt.media.offer({
+      sdp: this.req.body,
+      from: 'caller',
+      tag: this.callerTag,
+      sipSource: this.caller.address,
+    });
+  }
+
+  private async launch(
+    attempt: Attempt,
+    offer: Promise<string>,
+    allOffered: Promise<unknown>,
+    answerTimeoutMs: number | null,
+  ): Promise<SipDialog> {
     let sdp: string;
     try {
-      sdp = await attempt.media.offer({
-        sdp: this.req.body,
-        from: 'caller',
-        tag: this.callerTag,
-        sipSource: this.caller.address,
-      });
+      sdp = await offer;
     } catch (err) {
       throw mediaFailure(err);
     }
+    await allOffered;
     if (this.callerCancelled || this.ringTimedOut || attempt.cancelWanted)
       throw {
         status: 487,
