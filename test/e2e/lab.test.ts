@@ -235,7 +235,9 @@ describe('e2e lab: network-namespace NAT topology', function () {
       await phones[home].send('main', l.edge.internal, edgePorts.int, 'to the edge inside');
     }
     assert.equal(await pbx.receive('sip', SILENCE_MS), undefined, 'a phone reached the PBX');
-    assert.equal(await edge.receive('int', 0), undefined, "a phone reached the edge's internal address");
+    // A late retry of the PBX's echo probe may still arrive here; only the phones' packets count.
+    for (let got = await edge.receive('int', 0); got; got = await edge.receive('int', 0))
+      assert.notEqual(got.data, 'to the edge inside', "a phone reached the edge's internal address");
     assert.equal((await l.privateDestinationDrops()) - dropsBefore, HOME_NAMES.length * 2);
     // And the PBX has no way out to the internet: the internal segment ends at the edge.
     await assert.rejects(pbx.send('probe', l.homes.cone.publicAddress, 5060, 'out'), /ENETUNREACH/);
