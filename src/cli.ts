@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { RoutingError, RoutingRules } from './b2bua/routing';
 import { ConfigError, loadConfigFile } from './config/load';
 import { createLogger } from './logging';
-import { startPinhole } from './pinhole';
+import { startPinhole, type RunningPinhole } from './pinhole';
 import { EmbeddedSipServer } from './sipserver';
 
 function parseHostPort(value: string): { host: string; port: number } {
@@ -23,6 +23,51 @@ function onSignals(stop: () => Promise<void>): void {
   };
   process.once('SIGINT', handler);
   process.once('SIGTERM', handler);
+}
+
+/**
+ * SIGTERM drains (systemd's stop: calls may finish), SIGINT stops at once (a person at a terminal);
+ * a signal during a drain stops at once, one more exits without cleanup. SIGHUP re-reads the config.
+ */
+function onLifecycleSignals(
+  starting: Promise<RunningPinhole>,
+  configFile: string,
+  log: (message: string) => void,
+): void {
+  let state: 'running' | 'draining' | 'stopping' = 'running';
+  const finish = (work: (running: RunningPinhole) => Promise<void>) =>
+    void starting.then(work).then(
+      () => process.exit(0),
+      (err: Error) => {
+        process.stderr.write(`pinhole: stopping failed: ${err.message}\n`);
+        process.exit(1);
+      },
+    );
+  const onStopSignal = (signal: NodeJS.Signals) => {
+    if (state === 'stopping') process.exit(1);
+    if (state === 'running' && signal === 'SIGTERM') {
+      state = 'draining';
+      log('SIGTERM: draining calls');
+      finish((running) => running.drain());
+      return;
+    }
+    state = 'stopping';
+    log(`${signal}: stopping`);
+    finish((running) => running.stop());
+  };
+  process.on('SIGTERM', onStopSignal);
+  process.on('SIGINT', onStopSignal);
+  process.on('SIGHUP', () => {
+    void starting.then((running) => {
+      try {
+        running.reload(loadConfigFile(configFile));
+      } catch (err) {
+        process.stderr.write(
+          `SIGHUP: ${err instanceof ConfigError ? err.message : String(err)}; nothing changed\n`,
+        );
+      }
+    });
+  });
 }
 
 const program = new Command()
@@ -53,7 +98,7 @@ const program = new Command()
     const logger = createLogger(config.log.level);
     const starting = startPinhole(config, configDir, logger);
     // Before startup finishes, so a signal during it still stops what has started (rtpengine).
-    onSignals(async () => (await starting).stop());
+    onLifecycleSignals(starting, opts.config, (message) => logger.info(message));
     await starting;
   });
 

@@ -1,15 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Srf from 'drachtio-srf';
+import { startAdminServer, type AdminServer } from './admin/admin-server';
 import { installApp } from './app/app';
-import { B2bua } from './b2bua';
+import { B2bua, pbxNetworks } from './b2bua';
 import { RoutingWatcher } from './b2bua/routing';
 import type { PinholeConfig } from './config/schema';
+import { Guard } from './guard';
 import type { Logger } from './logging';
-import { parseNgAddress, RtpenginePool } from './nat/rtpengine-pool';
+import { parseNgAddress, RtpenginePool, type NgSample } from './nat/rtpengine-pool';
 import { RtpengineProcess } from './nat/rtpengine-process';
 import { createRegistrar, type Registrar } from './registrar';
+import { UserDirectory } from './registrar/users';
 import { EmbeddedSipServer } from './sipserver';
 import { startSoftphoneServer, type SoftphoneServer } from './web/softphone-server';
 
@@ -23,8 +27,21 @@ export interface RunningPinhole {
   ngPool: RtpenginePool | null;
   rtpengine: RtpengineProcess | null;
   softphone: SoftphoneServer | null;
+  admin: AdminServer | null;
+  /** Flood protection in the embedded SIP server; null with an external drachtio-server. */
+  guard: Guard | null;
+  /** SIGTERM: refuse new calls, let calls end up to shutdown.drainSeconds, hang up the rest, stop. */
+  drain(): Promise<void>;
+  /** SIGHUP: applies what can change safely while running (log level, routing, users). */
+  reload(next: PinholeConfig): void;
   stop(): Promise<void>;
 }
+
+const VERSION = (
+  JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 /**
  * Starts Pinhole: the embedded SIP server (unless a drachtio-server is configured) and the
@@ -53,7 +70,10 @@ export async function startPinhole(
   try {
     const rtpengine = await startRtpengine(config, logger);
     if (rtpengine) undo.push(() => rtpengine.stop());
-    const ngPool = config.media ? await openNgPool(config.media, logger) : null;
+    let admin: AdminServer | null = null;
+    const ngPool = config.media
+      ? await openNgPool(config.media, logger, (sample) => admin?.metrics.observeNg(sample))
+      : null;
     if (ngPool) undo.push(() => ngPool.close());
     const b2bua = new B2bua({
       calls: config.calls,
@@ -67,6 +87,7 @@ export async function startPinhole(
       logger: logger.child({ component: 'b2bua' }),
     });
     let sipServer: EmbeddedSipServer | null = null;
+    let guard: Guard | null = null;
     let target: { host: string; port: number; secret: string };
     if (config.sip.server === 'embedded') {
       const secret = config.sip.control.secret ?? randomBytes(18).toString('base64url');
@@ -76,7 +97,14 @@ export async function startPinhole(
             key: fs.readFileSync(path.resolve(configDir, config.sip.tls.key)),
           }
         : undefined;
+      const newGuard = new Guard(
+        { ...config.guard, trusted: [...config.guard.trusted, ...pbxNetworks(config.pbx)] },
+        logger.child({ component: 'guard' }),
+      );
+      guard = newGuard;
+      undo.push(() => newGuard.close());
       sipServer = new EmbeddedSipServer({
+        guard,
         listen: config.sip.listen,
         control: { host: config.sip.control.host, port: config.sip.control.port, secret },
         advertise: config.sip.advertise,
@@ -96,13 +124,50 @@ export async function startPinhole(
     const srf = new Srf();
     installApp(srf, logger.child({ component: 'app' }), registrar, b2bua);
     undo.push(() => srf.disconnect());
+    let appConnected = false;
+    srf.on('connect', (err: Error | null) => (appConnected = !err));
+    // drachtio-srf emits these, but its type declarations name only 'connect' and SIP methods.
+    const connection = srf as unknown as EventEmitter;
+    connection.on('close', () => (appConnected = false));
+    connection.on('reconnecting', () => (appConnected = false));
     await connectSrf(srf, target);
     routing.start();
     undo.push(() => routing.stop());
     const softphone = await startSoftphone(config, configDir, logger);
+    if (softphone) undo.push(() => softphone.close());
+    let draining = false;
+    if (config.admin) {
+      admin = await startAdminServer(config.admin, {
+        sipServer,
+        registrar,
+        b2bua,
+        ngPool,
+        logger,
+        appConnected: () => appConnected,
+        draining: () => draining,
+        softphoneUrl: softphone?.url ?? null,
+        version: VERSION,
+      });
+    }
+    const startedAdmin = admin;
     logger.info('pinhole started', {
+      version: VERSION,
       sipServer: config.sip.server === 'embedded' ? 'embedded' : `${target.host}:${target.port}`,
+      admin: admin?.url ?? null,
     });
+    let stopped: Promise<void> | null = null;
+    const stop = () => (stopped ??= stopEverything());
+    const stopEverything = async () => {
+      await startedAdmin?.close();
+      await softphone?.close();
+      routing.stop();
+      await b2bua.stop();
+      await registrar.stop();
+      srf.disconnect();
+      if (sipServer) await sipServer.stop();
+      ngPool?.close();
+      if (rtpengine) await rtpengine.stop();
+    };
     return {
       srf,
       sipServer,
@@ -112,15 +177,38 @@ export async function startPinhole(
       ngPool,
       rtpengine,
       softphone,
-      async stop() {
-        await softphone?.close();
-        routing.stop();
-        await b2bua.stop();
-        await registrar.stop();
-        srf.disconnect();
-        if (sipServer) await sipServer.stop();
-        ngPool?.close();
-        if (rtpengine) await rtpengine.stop();
+      admin,
+      guard,
+      stop,
+      async drain() {
+        draining = true;
+        const deadlineMs = config.shutdown.drainSeconds * 1000;
+        logger.info('draining: new calls get 503', {
+          calls: b2bua.stats().active,
+          deadlineSeconds: deadlineMs / 1000,
+        });
+        const { ended, left } = await b2bua.drain(deadlineMs);
+        logger.info('drained', { endedOnTheirOwn: ended, hungUp: left });
+        await stop();
+      },
+      reload(next) {
+        logger.level = next.log.level;
+        routing.reloadNow();
+        const authenticator = registrar.authenticator;
+        if (authenticator && next.registrar.users) {
+          const file = path.resolve(configDir, next.registrar.users);
+          try {
+            const users = UserDirectory.fromFile(file, authenticator.realm);
+            authenticator.replaceUsers(users);
+            logger.info('users reloaded', { users: users.size });
+          } catch (err) {
+            logger.error('users file refused, keeping the old users', { error: (err as Error).message });
+          }
+        }
+        logger.info('configuration reloaded', {
+          applied: ['log.level', 'routing', 'registrar.users'],
+          needsRestart: 'listeners, media, registrar store and mode, admin',
+        });
       },
     };
   } catch (err) {
@@ -188,11 +276,12 @@ function defaultWebSocketUrl(config: PinholeConfig, pageHost: string): string {
 async function openNgPool(
   media: NonNullable<PinholeConfig['media']>,
   logger: Logger,
+  observe: (sample: NgSample) => void,
 ): Promise<RtpenginePool> {
   const ngLogger = logger.child({ component: 'rtpengine-ng' });
   const pool = new RtpenginePool(
     media.rtpengine.ng,
-    { timeoutMs: media.rtpengine.timeoutMs, pingIntervalMs: media.rtpengine.pingIntervalMs },
+    { timeoutMs: media.rtpengine.timeoutMs, pingIntervalMs: media.rtpengine.pingIntervalMs, observe },
     (err) => ngLogger.warn('late or stray ng reply', { error: err.message }),
   );
   await pool.start();

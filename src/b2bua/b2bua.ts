@@ -7,6 +7,8 @@ import { legProfile, type LegKind, type LegProfile } from '../nat/media-profiles
 import { MediaSession, type NgController } from '../nat/media-session';
 import { NgError } from '../nat/rtpengine-pool';
 import type { DigestAuthenticator } from '../registrar/authenticator';
+import { ConcurrentCallLimiter } from '../guard/call-limits';
+import { sourceKey } from '../guard/source-key';
 import { HeaderSyntaxError, parseTopVia, type ViaTop } from '../registrar/header-syntax';
 import { natVerdict } from '../registrar/nat-verdict';
 import type { LookupTarget, NatVerdict } from '../registrar';
@@ -40,6 +42,8 @@ export interface CallCounters {
   failed: number;
   /** Refused before any target was tried: strangers, rejects, no route, no binding. */
   refused: number;
+  /** Of those refused, turned away by calls.limits (486). */
+  overLimit: number;
 }
 
 /** No rtpengine configured: media sessions run with policy `never` and must never reach here. */
@@ -50,25 +54,36 @@ const NO_RTPENGINE: NgController = {
   query: () => Promise.reject(new NgError('no rtpengine configured')),
 };
 
+/** Why a call was refused before any target was tried, as the `call-refused` event carries it. */
+export interface RefusedCall {
+  status: number;
+  reason: string;
+}
+
 /**
  * The calling half of Pinhole: admits INVITEs (PBX by network, phones by credentials or flow),
- * routes them by the operator's rules and runs each as a Call. Emits `call-record` per ended call.
+ * routes them by the operator's rules and runs each as a Call. Emits `call-record` per ended call
+ * and `call-refused` per INVITE turned away before routing.
  */
 export class B2bua extends EventEmitter {
   private readonly gate: CallerGate;
   private readonly classifier: AddressClassifier;
   private readonly passHeaders: HeaderFilter;
   private readonly live = new Map<string, Call>();
-  private readonly counters = { started: 0, answered: 0, failed: 0, refused: 0 };
+  private readonly counters = { started: 0, answered: 0, failed: 0, refused: 0, overLimit: 0 };
+  private readonly limiter: ConcurrentCallLimiter;
+  /** Releases the phone caller's slot in calls.limits when the call ends. */
+  private readonly slots = new Map<Call, () => void>();
   private readonly now: () => number;
   private srf: SrfForCalls | null = null;
-  private draining = false;
+  private refusingNewCalls = false;
 
   constructor(private readonly options: B2buaOptions) {
     super();
     this.now = options.now ?? Date.now;
     this.classifier = new AddressClassifier(options.localNetworks);
     this.passHeaders = new HeaderFilter(options.calls.passHeaders);
+    this.limiter = new ConcurrentCallLimiter(options.calls.limits);
     this.gate = new CallerGate({
       pbxNetworks: pbxNetworks(options.pbx),
       authenticator: phoneAuthenticator(options.calls.phoneAuth, options.authenticator),
@@ -98,16 +113,37 @@ export class B2bua extends EventEmitter {
     return [...this.live.values()];
   }
 
+  call(id: string): Call | undefined {
+    return this.live.get(id);
+  }
+
+  get draining(): boolean {
+    return this.refusingNewCalls;
+  }
+
+  /**
+   * Graceful shutdown: new calls get 503 with Retry-After (another edge takes them); resolves when
+   * the calls still up have ended by themselves or `deadlineMs` has passed, whichever is first.
+   */
+  async drain(deadlineMs: number): Promise<{ ended: number; left: number }> {
+    this.refusingNewCalls = true;
+    const before = this.live.size;
+    const deadline = this.now() + deadlineMs;
+    while (this.live.size > 0 && this.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, Math.max(1, deadline - this.now()))));
+    return { ended: before - this.live.size, left: this.live.size };
+  }
+
   /** Stops taking calls (503) and hangs up the ones that are up. */
   async stop(): Promise<void> {
-    this.draining = true;
+    this.refusingNewCalls = true;
     await Promise.allSettled([...this.live.values()].map((call) => call.hangup()));
   }
 
   private async onInvite(req: IncomingRequest, res: ResponseSink): Promise<void> {
     const callId = req.get('Call-ID') ?? '';
     const source = req.source_address;
-    if (this.draining)
+    if (this.refusingNewCalls)
       return this.refuse(req, res, 503, 'Service Unavailable', 'shutting down', {
         'Retry-After': String(this.options.calls.retryAfterSeconds),
       });
@@ -157,6 +193,17 @@ export class B2bua extends EventEmitter {
         plan.status === 503 ? { 'Retry-After': String(this.options.calls.retryAfterSeconds) } : {};
       return this.refuse(req, res, plan.status, plan.reason, plan.detail, extra);
     }
+    let release: (() => void) | null = null;
+    if (admission.kind === 'phones') {
+      const slot = this.limiter.acquire(admission.user, sourceKey(source));
+      if (!slot.ok) {
+        // 486, not 503: only this call is refused; a 503 would send the phone to another
+        // server or stop it calling for Retry-After, and a 403 would read as a permanent ban.
+        this.counters.overLimit += 1;
+        return this.refuse(req, res, 486, 'Busy Here', `calls.limits.${slot.limit} reached`);
+      }
+      release = slot.release;
+    }
     const caller = this.callerLeg(req, via, admission.kind === 'pbx' ? 'pbx' : admission.proof);
     const call = new Call(
       {
@@ -183,6 +230,7 @@ export class B2bua extends EventEmitter {
       plan.stages,
     );
     this.live.set(call.callId, call);
+    if (release) this.slots.set(call, release);
     this.counters.started += 1;
     this.options.logger.info('call', {
       callId,
@@ -204,6 +252,7 @@ export class B2bua extends EventEmitter {
     headers: Record<string, string> = {},
   ): void {
     this.counters.refused += 1;
+    this.emit('call-refused', { status, reason: detail ?? reason });
     if (detail)
       this.options.logger.info('INVITE refused', {
         callId: req.get('Call-ID'),
@@ -216,6 +265,8 @@ export class B2bua extends EventEmitter {
 
   private onEnded(call: Call, record: CallRecord): void {
     this.live.delete(call.callId);
+    this.slots.get(call)?.();
+    this.slots.delete(call);
     if (record.finalStatus === 200) this.counters.answered += 1;
     else this.counters.failed += 1;
     this.options.logger.info('call record', record);
@@ -301,7 +352,7 @@ function topVia(value: string | undefined): ViaTop | null {
 }
 
 /** The PBX's own address counts as a PBX network even when pbx.networks is empty. */
-function pbxNetworks(pbx: B2buaOptions['pbx']): string[] {
+export function pbxNetworks(pbx: B2buaOptions['pbx']): string[] {
   const networks = [...pbx.networks];
   const address = pbx.uri ? parseParty(pbx.uri).host : '';
   if (isIP(address)) networks.push(address);

@@ -2,7 +2,8 @@ import type { Logger } from '../logging';
 import type { AnchorPolicy } from '../nat/config';
 import type { LegKind, LegProfile } from '../nat/media-profiles';
 import type { MediaSession, Side } from '../nat/media-session';
-import type { LegStats } from '../nat/rtpengine-pool';
+import type { LegStats, StreamStats } from '../nat/rtpengine-pool';
+import { natKind } from '../nat/nat-behaviour';
 import type { NatVerdict } from '../registrar';
 import { HeaderFilter, ownNameAddr, parseParty, supports100rel } from './headers';
 import type { CallRecord, LegRecord } from './record';
@@ -39,6 +40,32 @@ export interface CallerLeg {
   port: number;
   transport: string;
   nat: NatVerdict | null;
+}
+
+/** A live call as the admin API shows it. */
+export interface CallSnapshot {
+  id: string;
+  state: CallState;
+  from: string | null;
+  to: string | null;
+  rule: string;
+  startedAt: number;
+  answeredAt: number | null;
+  caller: { address: string; transport: string; kind: LegKind; nat: NatVerdict | null };
+  callee: {
+    target: string;
+    address: string | null;
+    transport: string;
+    kind: LegKind;
+    nat: NatVerdict | null;
+  } | null;
+  anchored: boolean | null;
+}
+
+/** rtpengine's counters of what each leg sent, while the call is up. */
+export interface CallMediaStats {
+  caller: StreamStats[] | null;
+  callee: StreamStats[] | null;
 }
 
 export interface CallRoute {
@@ -165,6 +192,44 @@ export class Call {
       this.replyToCaller(500, 'Server Internal Error', {});
       await this.end('error');
     }
+  }
+
+  snapshot(): CallSnapshot {
+    const fork = this.winner?.fork ?? null;
+    return {
+      id: this.callId,
+      state: this.state,
+      from: this.callerUser,
+      to: this.route.user,
+      rule: this.route.rule,
+      startedAt: this.startedAt,
+      answeredAt: this.answeredAt,
+      caller: {
+        address: `${this.caller.address}:${this.caller.port}`,
+        transport: this.caller.transport,
+        kind: this.caller.kind,
+        nat: this.caller.nat,
+      },
+      callee: fork && {
+        target: fork.uri,
+        address: fork.sipSource ?? null,
+        transport: fork.transport,
+        kind: fork.kind,
+        nat: fork.nat ?? null,
+      },
+      anchored: this.winner?.media.anchoring?.anchor ?? null,
+    };
+  }
+
+  /** Per-leg counters from rtpengine once answered; null when not anchored or not answered yet. */
+  async mediaStats(): Promise<CallMediaStats | null> {
+    if (!this.winner || this.state !== 'established') return null;
+    const legs = await this.winner.media.stats();
+    if (!legs) return null;
+    return {
+      caller: legs.find((leg) => leg.tag === this.callerTag)?.streams ?? null,
+      callee: legs.find((leg) => leg.tag === this.bDialog?.sip.remoteTag)?.streams ?? null,
+    };
   }
 
   /** Ends the call from our side (admin, shutdown): BYE both legs, or CANCEL/487 while ringing. */
@@ -637,6 +702,8 @@ export class Call {
   private record(stats: LegStats[] | null): CallRecord {
     const endedAt = this.deps.now();
     const winner = this.winner;
+    const callerStreams = stats?.find((leg) => leg.tag === this.callerTag)?.streams ?? null;
+    const calleeStreams = stats?.find((leg) => leg.tag === this.bDialog?.sip.remoteTag)?.streams ?? null;
     const callee: LegRecord | null = winner
       ? {
           side: 'callee',
@@ -646,7 +713,8 @@ export class Call {
           address: winner.fork.sipSource ?? null,
           transport: winner.fork.transport,
           nat: winner.fork.nat ?? null,
-          media: stats?.find((leg) => leg.tag === this.bDialog?.sip.remoteTag)?.streams ?? null,
+          natType: winner.fork.kind === 'pbx' ? null : natKind(winner.fork.nat ?? null, calleeStreams),
+          media: calleeStreams,
         }
       : null;
     return {
@@ -664,7 +732,8 @@ export class Call {
           address: `${this.caller.address}:${this.caller.port}`,
           transport: this.caller.transport,
           nat: this.caller.nat,
-          media: stats?.find((leg) => leg.tag === this.callerTag)?.streams ?? null,
+          natType: this.caller.kind === 'pbx' ? null : natKind(this.caller.nat, callerStreams),
+          media: callerStreams,
         },
         ...(callee ? [callee] : []),
       ],

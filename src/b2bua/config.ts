@@ -23,6 +23,17 @@ export const callsSchema = z
     ringTimeoutSeconds: z.number().int().min(5).max(3600).default(120),
     /** Retry-After on 503 when no target or no rtpengine answers. */
     retryAfterSeconds: z.number().int().min(1).max(3600).default(30),
+    /**
+     * Calls in progress per phone user and per source address (IPv6: per /64); 0 means no cap.
+     * Over the cap a call gets 486. Calls from the PBX are never capped.
+     */
+    limits: z
+      .object({
+        perUser: z.number().int().min(0).default(10),
+        perSource: z.number().int().min(0).default(50),
+      })
+      .strict()
+      .default({ perUser: 10, perSource: 50 }),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 import type { LegKind } from '../nat/media-profiles';
+import type { NatKind } from '../nat/nat-behaviour';
 import type { StreamStats } from '../nat/rtpengine-pool';
 import type { NatVerdict } from '../registrar';
 
@@ -12,6 +13,8 @@ export interface LegRecord {
   address: string | null;
   transport: string;
   nat: NatVerdict | null;
+  /** The NAT as its RTP showed it (cone/symmetric) when rtpengine learned a packet, else from SIP. */
+  natType: NatKind | null;
   /** rtpengine's counters for the media this leg sent, per stream; null when not anchored. */
   media: StreamStats[] | null;
 }

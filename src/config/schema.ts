@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { adminSchema, shutdownSchema } from '../admin/config';
 import { CALLS_DEFAULTS, callsSchema } from '../b2bua/config';
+import { GUARD_DEFAULTS, guardSchema } from '../guard/config';
 import { mediaSchema } from '../nat/config';
 import { webSchema } from '../web/config';
 
@@ -148,8 +150,13 @@ export const configSchema = z
     calls: callsSchema.default(CALLS_DEFAULTS),
     /** Media anchoring through rtpengine; without it SDP passes with only unreachable addresses fixed. */
     media: mediaSchema.optional(),
-    /** The softphone page (and, later, the admin dashboard). */
+    /** The softphone page. */
     web: webSchema.default({}),
+    /** Admin HTTP: /healthz, /metrics, /api/*, the dashboard. Absent: not served. */
+    admin: adminSchema.optional(),
+    /** Flood and scanner protection in front of everything else. */
+    guard: guardSchema.default(GUARD_DEFAULTS),
+    shutdown: shutdownSchema.default({ drainSeconds: 60 }),
     log: z
       .object({ level: z.enum(['error', 'warn', 'info', 'debug']).default('info') })
       .strict()

@@ -16,6 +16,7 @@ declare module 'rtpengine-client' {
     answer(destination: NgDestination, options: object): Promise<NgResponse>;
     delete(destination: NgDestination, options: object): Promise<NgResponse>;
     query(destination: NgDestination, options: object): Promise<NgResponse>;
+    statistics(destination: NgDestination, options: object): Promise<NgResponse>;
     close(): void;
   }
 

@@ -14,6 +14,28 @@ export class NgError extends Error {
 export interface PoolOptions {
   timeoutMs: number;
   pingIntervalMs: number;
+  /** Sees every ng round trip, for metrics. */
+  observe?: (sample: NgSample) => void;
+}
+
+export type NgCommand = 'ping' | 'offer' | 'answer' | 'delete' | 'query' | 'statistics';
+
+export interface NgSample {
+  command: NgCommand;
+  endpoint: string;
+  seconds: number;
+  outcome: 'ok' | 'error' | 'timeout';
+}
+
+/** rtpengine's own totals since it started (ng `statistics`). */
+export interface EngineTotals {
+  endpoint: string;
+  sessions: number;
+  relayedPackets: number;
+  relayedPacketErrors: number;
+  relayedBytes: number;
+  oneWayStreams: number;
+  zeroWayStreams: number;
 }
 
 export interface SdpResult {
@@ -141,6 +163,30 @@ export class RtpenginePool {
     return { endpoint: member.name, legs: legStats(reply), raw: reply };
   }
 
+  /** Totals of every healthy rtpengine; one that does not answer is left out. */
+  async statistics(): Promise<EngineTotals[]> {
+    const replies = await Promise.all(
+      this.members.map(async (member) => ({ member, reply: await this.send(member, 'statistics', {}) })),
+    );
+    const totals: EngineTotals[] = [];
+    for (const { member, reply } of replies) {
+      if ('timedOut' in reply || reply.result !== 'ok') continue;
+      const statistics = asDict(reply.statistics);
+      const current = asDict(statistics.currentstatistics);
+      const total = asDict(statistics.totalstatistics);
+      totals.push({
+        endpoint: member.name,
+        sessions: Number(current.sessionsown ?? 0),
+        relayedPackets: Number(total.relayedpackets ?? 0),
+        relayedPacketErrors: Number(total.relayedpacketerrors ?? 0),
+        relayedBytes: Number(total.relayedbytes ?? 0),
+        oneWayStreams: Number(total.onewaystreams ?? 0),
+        zeroWayStreams: Number(total.zerowaystreams ?? 0),
+      });
+    }
+    return totals;
+  }
+
   close(): void {
     if (this.pinger) clearInterval(this.pinger);
     this.pinger = undefined;
@@ -187,15 +233,25 @@ export class RtpenginePool {
     return [...rotated.filter((m) => m.healthy), ...rotated.filter((m) => !m.healthy)];
   }
 
-  private async send(
-    member: Member,
-    command: 'ping' | 'offer' | 'answer' | 'delete' | 'query',
-    options: object,
-  ) {
+  private async send(member: Member, command: NgCommand, options: object) {
+    const started = process.hrtime.bigint();
+    const observe = (outcome: NgSample['outcome']) =>
+      this.options.observe?.({
+        command,
+        endpoint: member.name,
+        seconds: Number(process.hrtime.bigint() - started) / 1e9,
+        outcome,
+      });
     try {
-      return await member.client[command](member.destination, options);
+      const reply = await member.client[command](member.destination, options);
+      observe(reply.result === 'ok' || reply.result === 'pong' ? 'ok' : 'error');
+      return reply;
     } catch (err) {
-      if (err instanceof Error && /timeout/i.test(err.message)) return { timedOut: true } as TimedOut;
+      if (err instanceof Error && /timeout/i.test(err.message)) {
+        observe('timeout');
+        return { timedOut: true } as TimedOut;
+      }
+      observe('error');
       throw new NgError(
         `rtpengine ${member.name} ${command} failed: ${err instanceof Error ? err.message : String(err)}`,
       );

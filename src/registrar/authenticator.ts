@@ -27,9 +27,20 @@ const ALGORITHMS = new Map<string, DigestAlgorithm>([
 export class DigestAuthenticator {
   private readonly nonces: NonceSigner;
   private readonly counts = new NonceCounts();
+  private users: UserDirectory;
 
   constructor(private readonly options: AuthenticatorOptions) {
     this.nonces = new NonceSigner(options.secret, options.nonceLifetimeMs);
+    this.users = options.users;
+  }
+
+  get realm(): string {
+    return this.options.realm;
+  }
+
+  /** Swaps in a re-read users file (SIGHUP); nonces already handed out stay valid. */
+  replaceUsers(users: UserDirectory): void {
+    this.users = users;
   }
 
   /**
@@ -47,6 +58,9 @@ export class DigestAuthenticator {
     const challenge = (user: string, stale: boolean, reason: string, at: number): AuthVerdict =>
       this.challenge(user, stale, reason, at, readsLastChallenge);
     if (!authorization) return challenge(aorUser, false, 'no credentials', now);
+    // RFC 4475 §3.3.13: credentials in a scheme we do not speak are no failed login; ask for Digest.
+    if (!/^\s*Digest(\s|$)/i.test(authorization))
+      return challenge(aorUser, false, 'credentials in a scheme other than Digest', now);
     const creds = parseDigestCredentials(authorization);
     if (!creds) return { kind: 'forbidden', reason: 'unparsable Authorization' };
     const username = creds.get('username');
@@ -64,7 +78,7 @@ export class DigestAuthenticator {
     if (nonceState === 'invalid') return challenge(aorUser, false, 'nonce not ours', now);
     if (username !== aorUser)
       return { kind: 'forbidden', reason: `user ${username} may not register ${aorUser}` };
-    const secret = this.options.users.secrets(username)?.[algorithm];
+    const secret = this.users.secrets(username)?.[algorithm];
     if (!secret) return { kind: 'forbidden', reason: `unknown user ${username} (${algorithm})` };
 
     const qop = creds.get('qop');
@@ -95,7 +109,7 @@ export class DigestAuthenticator {
     now: number,
     readsLastChallenge: boolean,
   ): AuthVerdict {
-    const secrets = this.options.users.secrets(user);
+    const secrets = this.users.secrets(user);
     // A user known only by an MD5 HA1 cannot answer a SHA-256 challenge: do not offer it.
     const offered = this.options.algorithms.filter((a) => !secrets || secrets[a] !== undefined);
     // One nonce per challenge, so nonce-count tracking never mixes answers to different algorithms.

@@ -115,6 +115,10 @@ export class FileBindingStore implements BindingStore {
     return Promise.resolve(live);
   }
 
+  healthy(): boolean {
+    return !this.closed;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     while (this.writing) await this.writing;

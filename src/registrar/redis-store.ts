@@ -16,6 +16,9 @@ export class RedisBindingStore implements BindingStore {
 
   static async open(url: string): Promise<RedisBindingStore> {
     const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    // Without a listener ioredis prints "Unhandled error event" on every reconnect attempt while
+    // Redis is away; the outage shows in healthy() and in the errors of the commands that fail.
+    redis.on('error', () => undefined);
     await redis.connect();
     return new RedisBindingStore(redis);
   }
@@ -45,6 +48,10 @@ export class RedisBindingStore implements BindingStore {
       });
     } while (cursor !== '0');
     return result;
+  }
+
+  healthy(): boolean {
+    return this.redis.status === 'ready';
   }
 
   async close(): Promise<void> {

@@ -60,6 +60,8 @@ type RequestWithCallback = (
 
 /** Longer than the SIP server's own 32 s non-INVITE timeout, so that one normally answers first. */
 const PING_GUARD_MS = 40000;
+/** Retry-After on a 503 while the binding store is unreachable: a redis restart takes seconds. */
+const STORE_DOWN_RETRY_AFTER_S = 10;
 
 function bracketed(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -132,8 +134,23 @@ export class Registrar {
       this.handle(incoming).then(
         (reply) => sendReply(res, reply),
         (err: Error) => {
-          this.options.logger.error('REGISTER failed', { error: err.message, callId: req.get('Call-ID') });
-          sendReply(res, { status: 500, reason: 'Server Internal Error', headers: {} });
+          const storeDown = !this.options.store.healthy();
+          this.options.logger.error('REGISTER failed', {
+            error: err.message,
+            storeDown,
+            callId: req.get('Call-ID'),
+          });
+          // A store outage passes: 503 tells the phone to retry later rather than give up.
+          sendReply(
+            res,
+            storeDown
+              ? {
+                  status: 503,
+                  reason: 'Service Unavailable - binding store down',
+                  headers: { 'Retry-After': [String(STORE_DOWN_RETRY_AFTER_S)] },
+                }
+              : { status: 500, reason: 'Server Internal Error', headers: {} },
+          );
         },
       );
     });
@@ -195,6 +212,35 @@ export class Registrar {
         natVerdict: b.nat,
         expiresAt: b.expiresAt,
       }));
+  }
+
+  /** Every binding not yet expired, for the admin API and metrics. */
+  async bindings(): Promise<Binding[]> {
+    const now = this.now();
+    const live: Binding[] = [];
+    for (const list of (await this.options.store.all()).values())
+      for (const binding of list) if (binding.expiresAt > now) live.push(binding);
+    return live;
+  }
+
+  /** Removes one contact of an AoR, or all of them (an operator's action); resolves with the count. */
+  async unregister(aor: string, contact?: string): Promise<number> {
+    const key = this.normalizeAor(aor);
+    if (!key) return 0;
+    return this.serialized(key, async () => {
+      const current = await this.options.store.get(key);
+      const rest = contact === undefined ? [] : current.filter((b) => b.contact !== contact);
+      const removed = current.length - rest.length;
+      if (removed === 0) return 0;
+      await this.options.store.put(key, rest);
+      if (rest.length === 0) this.ownAors.delete(key);
+      this.options.logger.info('binding removed', { aor: key, contact: contact ?? '*', reason: 'admin' });
+      return removed;
+    });
+  }
+
+  storeHealthy(): boolean {
+    return this.options.store.healthy();
   }
 
   /**

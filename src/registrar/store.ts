@@ -13,6 +13,8 @@ export interface BindingStore {
   all(): Promise<Map<string, Binding[]>>;
   /** True when other Pinhole processes may write the same bindings (Redis). */
   readonly shared: boolean;
+  /** False while the store cannot take writes (Redis disconnected), for health checks. */
+  healthy(): boolean;
   close(): Promise<void>;
 }
 

@@ -40,6 +40,10 @@ export interface TestPinholeOptions {
   routing?: string;
   anchor?: 'always' | 'nat' | 'never';
   ringTimeoutSeconds?: number;
+  /** Serve the admin API and dashboard on a free loopback port (token: optional bearer token). */
+  admin?: boolean | { token: string };
+  /** The `guard:` config section (flood protection); defaults apply when absent. */
+  guard?: unknown;
 }
 
 export interface TestPinhole {
@@ -49,6 +53,8 @@ export interface TestPinhole {
   routingFile: string;
   running: RunningPinhole;
   records: CallRecord[];
+  /** http://127.0.0.1:PORT when started with `admin`. */
+  adminUrl: string | null;
   /** Calls, rtpengine sessions (ours) and SIP dialogs still open. */
   leftovers(): { calls: number; media: number; dialogs: number };
   stop(): Promise<void>;
@@ -58,6 +64,7 @@ export async function startTestPinhole(options: TestPinholeOptions): Promise<Tes
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pinhole-b2bua-'));
   const sipPort = await allocatePort();
   const ngPort = await allocatePort();
+  const adminPort = options.admin ? await allocatePort() : null;
   const routingFile = path.join(dir, 'routing.yaml');
   fs.writeFileSync(routingFile, options.routing ?? DEFAULT_ROUTING);
   const users =
@@ -91,6 +98,14 @@ export async function startTestPinhole(options: TestPinholeOptions): Promise<Tes
       },
     },
     log: { level: 'error' },
+    guard: options.guard,
+    admin:
+      adminPort === null
+        ? undefined
+        : {
+            listen: `127.0.0.1:${adminPort}`,
+            token: typeof options.admin === 'object' ? options.admin.token : undefined,
+          },
   });
   const logger = createLogger(process.env.PINHOLE_TEST_LOG ?? 'error');
   const running = await startPinhole(config, dir, logger);
@@ -103,6 +118,7 @@ export async function startTestPinhole(options: TestPinholeOptions): Promise<Tes
     routingFile,
     running,
     records,
+    adminUrl: running.admin?.url ?? null,
     leftovers: () => ({
       calls: running.b2bua.stats().active,
       media: running.ngPool?.activeCalls ?? 0,

@@ -28,6 +28,8 @@ import { pickLocal } from './targets';
 
 export interface CoreOptions {
   advertise?: string;
+  /** An app's final answer to a new out-of-dialog request has been sent. */
+  onAnswered?: (request: SipRequest, status: number, flow: Flow) => void;
 }
 
 export interface DialogCoreState {

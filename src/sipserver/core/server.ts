@@ -19,6 +19,7 @@ import { silentLogger, type WireLogger } from '../wire/logger';
 import { parseSkeleton, SkeletonError } from '../wire/skeleton';
 import { hostPort } from './completion';
 import { CoreContext } from './context';
+import { MessageTally, type MessageCounts } from './message-tally';
 import { UacCore } from './uac-core';
 import { UasCore } from './uas-core';
 
@@ -34,6 +35,29 @@ export interface EmbeddedSipServerOptions {
   idleTimeoutMs?: number;
   logger?: WireLogger;
   clock?: Clock;
+  /** Flood and scanner protection, consulted before any parsing or app work. */
+  guard?: InboundGuard;
+}
+
+/** What the guard decides for a new out-of-dialog request. */
+export type Admission =
+  | { action: 'accept' }
+  | { action: 'drop' }
+  | { action: 'reject'; status: number; reason?: string; headers?: Record<string, string> };
+
+/**
+ * Flood protection plugged in by the embedding application. It sees traffic before apps do, so
+ * a banned source costs a map lookup, not a parse and a round trip to the app.
+ */
+export interface InboundGuard {
+  /** Every message from the network, before parsing; false drops it silently. */
+  sourceAllowed(flow: Flow): boolean;
+  /** A new request outside any dialog or transaction, before an app is picked. */
+  admit(request: SipRequest, flow: Flow): Admission;
+  /** An unparsable message arrived on this flow. */
+  badInput(flow: Flow): void;
+  /** An app answered an admitted request finally (a 403 after a challenge is a failed login). */
+  answered(request: SipRequest, status: number, flow: Flow): void;
 }
 
 /** Methods routed to apps when they arrive outside a dialog (as drachtio-server routes them). */
@@ -63,6 +87,11 @@ export interface ServerStats {
   requestsReceived: number;
   responsesReceived: number;
   noAppAvailable: number;
+  /** Messages dropped or rejected by the guard. */
+  guarded: number;
+  transport: { connectionsOpen: number; sent: number };
+  received: MessageCounts;
+  sent: MessageCounts;
 }
 
 /**
@@ -77,7 +106,14 @@ export class EmbeddedSipServer {
   private readonly control: ControlListener;
   private readonly logger: WireLogger;
   private controlPort = 0;
-  private readonly counters = { badInput: 0, requestsReceived: 0, responsesReceived: 0, noAppAvailable: 0 };
+  private readonly counters = {
+    badInput: 0,
+    requestsReceived: 0,
+    responsesReceived: 0,
+    noAppAvailable: 0,
+    guarded: 0,
+  };
+  private readonly tally = new MessageTally();
 
   constructor(private readonly options: EmbeddedSipServerOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -88,10 +124,14 @@ export class EmbeddedSipServer {
       idleTimeoutMs: options.idleTimeoutMs,
       tls: options.tls,
       logger: this.logger,
+      onSent: (data) => this.tally.countSent(data),
     });
     const transactions = new TransactionLayer({ sender: this.transport, timers, clock, logger: this.logger });
     this.ctx = new CoreContext(
-      { advertise: options.advertise },
+      {
+        advertise: options.advertise,
+        onAnswered: options.guard && options.guard.answered.bind(options.guard),
+      },
       this.transport,
       transactions,
       this.logger,
@@ -152,6 +192,10 @@ export class EmbeddedSipServer {
       requestsReceived: this.counters.requestsReceived,
       responsesReceived: this.counters.responsesReceived,
       noAppAvailable: this.counters.noAppAvailable,
+      guarded: this.counters.guarded,
+      transport: { connectionsOpen: this.transport.stats.connectionsOpen, sent: this.transport.stats.sent },
+      received: this.tally.received,
+      sent: this.tally.sent,
     };
   }
 
@@ -160,6 +204,10 @@ export class EmbeddedSipServer {
   }
 
   private onNetworkMessage(data: Buffer, flow: Flow): void {
+    if (this.options.guard && !this.options.guard.sourceAllowed(flow)) {
+      this.counters.guarded++;
+      return;
+    }
     let message: AnySipMessage;
     try {
       message = parseMessage(data, { stream: flow.protocol === 'tcp' || flow.protocol === 'tls' });
@@ -167,6 +215,7 @@ export class EmbeddedSipServer {
       this.onUnparsable(err, flow);
       return;
     }
+    this.tally.countReceived(message);
     try {
       if (message instanceof SipRequest) this.onNetworkRequest(message, flow);
       else this.onNetworkResponse(message as SipResponse, flow);
@@ -180,6 +229,7 @@ export class EmbeddedSipServer {
 
   private onUnparsable(err: unknown, flow: Flow): void {
     this.counters.badInput++;
+    this.options.guard?.badInput(flow);
     const reason = err instanceof Error ? err.message : String(err);
     this.logger.warn('malformed SIP message', {
       reason,
@@ -246,6 +296,7 @@ export class EmbeddedSipServer {
         });
       return;
     }
+    if (this.options.guard && !this.admitted(request, flow)) return;
     if (method === 'REGISTER') {
       const problem = registerProblem(request);
       if (problem) {
@@ -260,6 +311,15 @@ export class EmbeddedSipServer {
       return;
     }
     this.uas.acceptNew(app, request, flow);
+  }
+
+  private admitted(request: SipRequest, flow: Flow): boolean {
+    const admission = this.options.guard!.admit(request, flow);
+    if (admission.action === 'accept') return true;
+    this.counters.guarded++;
+    if (admission.action === 'reject')
+      this.ctx.respondNew(request, flow, admission.status, admission.headers, admission.reason);
+    return false;
   }
 
   private onNetworkResponse(response: SipResponse, flow: Flow): void {

@@ -283,6 +283,8 @@ export class UasCore {
       if (request.method === 'REGISTER' && status >= 200 && status < 300)
         this.rememberRegisteredFlow(request, response, entry.flow);
       this.ctx.echo(app, command.msgId, data, target, command.txnId, dialog ? dialog.id : '');
+      if (status >= 200 && txn === entry.txn && request.toTag === null)
+        this.ctx.options.onAnswered?.(request, status, entry.flow);
       if (status >= 200 && txn === entry.txn && !(request.method === 'INVITE' && status < 300))
         this.forgetInbound(entry);
     };

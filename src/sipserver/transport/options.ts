@@ -18,6 +18,8 @@ export interface TransportOptions {
   /** Give up an outbound connection attempt (including TLS/WS handshakes) after this long. Default 10 s. */
   connectTimeoutMs?: number;
   logger?: TransportLogger;
+  /** Sees every message after it was handed to the network (for counting). */
+  onSent?: (data: Buffer) => void;
 }
 
 export interface ResolvedTransportOptions {
@@ -28,6 +30,7 @@ export interface ResolvedTransportOptions {
   tlsVerifyPeer: boolean;
   connectTimeoutMs: number;
   logger: TransportLogger;
+  onSent?: (data: Buffer) => void;
 }
 
 const silentLogger: TransportLogger = { info: () => {}, warn: () => {}, debug: () => {} };
@@ -41,6 +44,7 @@ export function resolveTransportOptions(options: TransportOptions = {}): Resolve
     tlsVerifyPeer: options.tlsVerifyPeer ?? true,
     connectTimeoutMs: positive(options.connectTimeoutMs, 10_000, 'connectTimeoutMs'),
     logger: options.logger ?? silentLogger,
+    onSent: options.onSent,
   };
 }
 

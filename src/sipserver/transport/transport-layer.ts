@@ -113,6 +113,7 @@ export class TransportLayer extends EventEmitter implements MessageSender {
       flow = connection.flow;
     }
     this.counters.sent++;
+    this.options.onSent?.(data);
     return flow;
   }
 

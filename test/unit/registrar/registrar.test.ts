@@ -9,6 +9,9 @@ class MemoryStore implements BindingStore {
   readonly shared = false;
   readonly data = new Map<string, Binding[]>();
   puts = 0;
+  healthy() {
+    return true;
+  }
   get(aor: string) {
     return Promise.resolve(this.data.get(aor) ?? []);
   }

@@ -1,0 +1,3 @@
+export * from './call-limits';
+export * from './config';
+export * from './guard';
