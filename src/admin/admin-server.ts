@@ -118,6 +118,8 @@ export async function startAdminServer(config: AdminConfig, sources: AdminSource
     return {
       version: sources.version,
       startedAt,
+      serverTime: Date.now(),
+      logLevel: sources.logger.level,
       draining: sources.draining(),
       softphoneUrl: sources.softphoneUrl,
       sip: {
@@ -162,7 +164,7 @@ export async function startAdminServer(config: AdminConfig, sources: AdminSource
       const { httpStatus, ...body } = health();
       return sendJson(res, httpStatus, body);
     }
-    authorize(req, url, config.token);
+    // The page and its script hold no data; a browser cannot send the token when it opens them.
     if (pathname === '/' || pathname.startsWith('/dashboard/')) {
       const file = pathname === '/' ? 'index.html' : pathname.slice('/dashboard/'.length);
       const asset = assets.get(file);
@@ -171,6 +173,7 @@ export async function startAdminServer(config: AdminConfig, sources: AdminSource
       res.end(asset.body);
       return;
     }
+    authorize(req, url, config.token);
     if (pathname === '/metrics' && method === 'GET') {
       const text = await metrics.text();
       res.writeHead(200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' });

@@ -251,7 +251,8 @@ export class B2bua extends EventEmitter {
     detail: string | null,
     headers: Record<string, string> = {},
   ): void {
-    this.counters.refused += 1;
+    // A 407 is the first half of every authenticated call, not a refusal.
+    if (status !== 407) this.counters.refused += 1;
     this.emit('call-refused', { status, reason: detail ?? reason });
     if (detail)
       this.options.logger.info('INVITE refused', {

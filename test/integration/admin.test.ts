@@ -122,7 +122,8 @@ describe('Admin API and Prometheus metrics during real traffic', function () {
       status: 'up',
       checks: { sipServer: true, app: true, rtpengine: true, store: true },
     });
-    for (const path of ['/api/summary', '/metrics', '/', '/api/events'])
+    assert.equal((await request(`${base}/`, { token: null })).status, 200);
+    for (const path of ['/api/summary', '/metrics', '/api/events'])
       assert.equal((await request(`${base}${path}`, { token: null })).status, 401, path);
     assert.equal((await request(`${base}/api/summary`, { token: 'wrong-token-wrong-token' })).status, 401);
     assert.equal((await request(`${base}/api/nothing`)).status, 404);

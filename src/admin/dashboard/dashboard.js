@@ -594,16 +594,17 @@ function tick() {
   if (lastSnapshotAt > 0 && now - lastSnapshotAt > STALE_AFTER_MS) setConnection('stale');
 }
 
-async function start() {
-  setupRegistrationControls();
+/** The first render comes from plain requests, so the page fills in before the first snapshot. */
+async function loadInitialState() {
   const [summary, calls] = await Promise.all([api('/api/summary'), api('/api/calls')]);
   renderSummary(summary);
   renderCalls(calls.items);
-  connectEvents();
-  setInterval(() => attempt(loadHistory), HISTORY_REFRESH_MS);
-  setInterval(() => attempt(loadRegistrations), REGISTRATIONS_REFRESH_MS);
-  setInterval(tick, 1000);
-  tick();
 }
 
-attempt(start);
+setupRegistrationControls();
+connectEvents();
+attempt(loadInitialState);
+setInterval(() => attempt(loadHistory), HISTORY_REFRESH_MS);
+setInterval(() => attempt(loadRegistrations), REGISTRATIONS_REFRESH_MS);
+setInterval(tick, 1000);
+tick();

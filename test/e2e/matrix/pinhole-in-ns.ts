@@ -26,6 +26,8 @@ export interface MatrixPinholeOptions {
   users: readonly MatrixUser[];
   /** Routing rules put before the matrix's own, e.g. `media: never` overrides to prove cells can fail. */
   extraRules: readonly object[];
+  /** The admin listener (dashboard, /metrics), when wanted; off loopback it needs a token. */
+  admin?: { listen: string; token: string };
 }
 
 export interface PinholeInNs {
@@ -41,7 +43,7 @@ export interface PinholeInNs {
   stop(): Promise<string[]>;
 }
 
-const CLI = findUp(path.join('dist', 'src', 'cli.js'));
+export const CLI = findUp(path.join('dist', 'src', 'cli.js'));
 const READY_TIMEOUT_MS = 20000;
 const STOP_GRACE_MS = 5000;
 
@@ -97,6 +99,9 @@ export function writeMatrixConfig(lab: Pick<Lab, 'edge' | 'pbx'>, options: Matri
       },
     },
     log: { level: 'debug' },
+    ...(options.admin ? { admin: options.admin } : {}),
+    // Cells end their calls before Pinhole stops; a call left over must not hold the stop for a minute.
+    shutdown: { drainSeconds: 2 },
   };
   const file = path.join(options.dir, 'pinhole.yaml');
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
