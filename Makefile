@@ -5,7 +5,7 @@ CONFIG ?= config/pinhole.yaml
 RUN_DEBS := rtpengine-daemon
 TEST_DEBS := sip-tester iptables conntrack iproute2 redis-server rtpengine-daemon openssl chromium
 
-.PHONY: run test build lint format deps deps-run deps-test clean bench lab lab-down
+.PHONY: run test build lint format deps deps-run deps-test clean bench lab lab-down soak
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -38,6 +38,12 @@ test: build deps-test lint
 
 bench: build deps-test
 	node dist/bench/b2bua-bench.js
+
+# Calls, registrations and the fuzzer against one Pinhole for SOAK_MINUTES (default 10); prints
+# RSS, call success rate and latency drift. `make soak SOAK_MINUTES=1` for a short run.
+SOAK_MINUTES ?= 10
+soak: build deps-test
+	SOAK_MINUTES=$(SOAK_MINUTES) node dist/test/robustness/soak.js
 
 # The network-namespace NAT lab (root): homes behind cone/symmetric/CGNAT NATs, edge, PBX.
 lab: build deps-test

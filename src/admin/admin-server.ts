@@ -206,8 +206,17 @@ export async function startAdminServer(config: AdminConfig, sources: AdminSource
       });
       return sendJson(res, removed > 0 ? 200 : 404, { removed });
     }
-    if (pathname === '/api/calls' && method === 'GET')
-      return sendJson(res, 200, { items: await liveCalls() });
+    if (pathname === '/api/calls' && method === 'GET') {
+      const state = url.searchParams.get('state');
+      const needle = url.searchParams.get('q')?.toLowerCase();
+      const items = (await liveCalls()).filter(
+        (call) =>
+          (!state || call.state === state) &&
+          (!needle ||
+            [call.id, call.from ?? '', call.to ?? ''].some((text) => text.toLowerCase().includes(needle))),
+      );
+      return sendJson(res, 200, { items });
+    }
     if (pathname.startsWith('/api/calls/') && method === 'DELETE') {
       const id = decodeURIComponent(pathname.slice('/api/calls/'.length));
       const call = sources.b2bua.call(id);

@@ -7,6 +7,9 @@ import type { Registrar } from '../registrar';
 /** Out-of-dialog requests an edge in front of a PBX does not serve itself. */
 const NOT_SERVED = ['message', 'subscribe', 'notify', 'info', 'publish'] as const;
 
+/** Option tags Pinhole implements end to end: RFC 3262 reliable provisional responses. */
+const SUPPORTED = new Set(['100rel']);
+
 const ALLOW =
   'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, NOTIFY, SUBSCRIBE, REFER';
 
@@ -19,7 +22,18 @@ export function installApp(srf: Srf, logger: Logger, registrar: Registrar, b2bua
   registrar.install(srf);
   b2bua.install(srf as unknown as SrfForCalls);
   srf.use('options', (req, res) => {
-    res.send(200, { headers: { Allow: ALLOW, Accept: 'application/sdp' } });
+    // RFC 3261 §8.2.2.3: an extension the request requires and we lack is refused with 420.
+    const unsupported = (req.get('Require') ?? '')
+      .split(',')
+      .map((tag) => tag.trim())
+      .filter((tag) => tag !== '' && !SUPPORTED.has(tag.toLowerCase()));
+    if (unsupported.length > 0) {
+      res.send(420, 'Bad Extension', { headers: { Unsupported: unsupported.join(', ') } });
+      return;
+    }
+    res.send(200, {
+      headers: { Allow: ALLOW, Accept: 'application/sdp', Supported: [...SUPPORTED].join(', ') },
+    });
     logger.debug('OPTIONS answered', {
       source: `${req.source_address}:${req.source_port}`,
       protocol: req.protocol,

@@ -45,8 +45,12 @@ export const DEFAULT_SCANNERS = [
 export const guardSchema = z
   .object({
     enabled: z.boolean().default(true),
-    /** Networks never limited or banned; the PBX networks are added to these at startup. */
-    trusted: z.array(cidr).default([]),
+    /**
+     * Networks never limited or banned; the PBX networks are added to these at startup. Loopback
+     * by default: nothing from the internet arrives from it, and local probes and apps must not be
+     * banned.
+     */
+    trusted: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
     /** Per source address (IPv6: per /64, which one host can fill with addresses). */
     rates: z
       .object({

@@ -1,5 +1,5 @@
 import { digestResponse, NonceCounts, NonceSigner, sameHex, type DigestAlgorithm } from './digest';
-import { parseDigestCredentials } from './header-syntax';
+import { HeaderSyntaxError, parseDigestCredentials } from './header-syntax';
 import type { UserDirectory } from './users';
 
 export type AuthVerdict =
@@ -61,7 +61,7 @@ export class DigestAuthenticator {
     // RFC 4475 §3.3.13: credentials in a scheme we do not speak are no failed login; ask for Digest.
     if (!/^\s*Digest(\s|$)/i.test(authorization))
       return challenge(aorUser, false, 'credentials in a scheme other than Digest', now);
-    const creds = parseDigestCredentials(authorization);
+    const creds = readCredentials(authorization);
     if (!creds) return { kind: 'forbidden', reason: 'unparsable Authorization' };
     const username = creds.get('username');
     const nonce = creds.get('nonce');
@@ -120,5 +120,15 @@ export class DigestAuthenticator {
         (stale ? ', stale=true' : ''),
     );
     return { kind: 'challenge', challenges, reason };
+  }
+}
+
+/** Digest parameters, or null when the header cannot be read (a wrong login, not a server fault). */
+function readCredentials(authorization: string): Map<string, string> | null {
+  try {
+    return parseDigestCredentials(authorization);
+  } catch (err) {
+    if (err instanceof HeaderSyntaxError) return null;
+    throw err;
   }
 }

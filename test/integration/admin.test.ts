@@ -292,6 +292,8 @@ describe('Admin API and Prometheus metrics during real traffic', function () {
         `packets rose: ${first} -> ${call.media!.callerToCallee.packets}`,
       );
       assert.ok(call.media!.calleeToCaller.packets > 0);
+      assert.equal((await json<CallsPage>(`${base}/api/calls?q=1001&state=established`)).items.length, 1);
+      assert.equal((await json<CallsPage>(`${base}/api/calls?state=setup`)).items.length, 0);
       assert.ok(
         call.caller.nat === 'cone' || call.caller.nat === 'symmetric',
         `caller NAT: ${call.caller.nat}`,

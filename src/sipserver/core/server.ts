@@ -74,6 +74,7 @@ const ROUTABLE_METHODS = new Set([
 /** Requests that only make sense inside a dialog or transaction: 481 outside one. */
 const DIALOG_ONLY_METHODS = new Set(['BYE', 'UPDATE', 'PRACK', 'CANCEL']);
 const VERSION = 'pinhole-embedded-1.0';
+const ALLOW = [...ROUTABLE_METHODS, 'ACK', 'BYE', 'CANCEL', 'UPDATE', 'PRACK', 'REFER'].join(', ');
 
 export interface ServerStats {
   transactions: { server: number; client: number };
@@ -290,10 +291,9 @@ export class EmbeddedSipServer {
     }
     if (!ROUTABLE_METHODS.has(method)) {
       if (DIALOG_ONLY_METHODS.has(method)) this.ctx.respondNew(request, flow, 481);
-      else
-        this.ctx.respondNew(request, flow, 405, {
-          Allow: [...ROUTABLE_METHODS, 'ACK', 'BYE', 'CANCEL', 'UPDATE', 'PRACK', 'REFER'].join(', '),
-        });
+      // RFC 3261 §8.2.1: 405 is for a method we know but do not take here; an unknown one gets 501.
+      else if (method === 'REFER') this.ctx.respondNew(request, flow, 405, { Allow: ALLOW });
+      else this.ctx.respondNew(request, flow, 501, { Allow: ALLOW });
       return;
     }
     if (this.options.guard && !this.admitted(request, flow)) return;

@@ -149,7 +149,8 @@ function parseStatusLine(line: string): SipResponse {
   if (m[1].toUpperCase() !== 'SIP/2.0') throw new SipParseError(`unsupported SIP version: ${m[1]}`, 505);
   const status = Number(m[2]);
   if (status < 100 || status > 699) throw new SipParseError(`status code out of range: ${m[2]}`);
-  return new SipResponse(status, m[3] ?? '', m[1]);
+  // The version token is case-insensitive (RFC 3261 §7.1) but apps' parsers expect it upper case.
+  return new SipResponse(status, m[3] ?? '', 'SIP/2.0');
 }
 
 /** Sets the message's headers; returns why the first malformed line was refused, or null. */
@@ -181,6 +182,8 @@ function checkRequestVersion(request: SipRequest): void {
     throw new SipParseError(`malformed SIP version: ${truncate(request.version)}`, 400, request);
   if (request.version.toUpperCase() !== 'SIP/2.0')
     throw new SipParseError(`unsupported SIP version: ${request.version}`, 505, request);
+  // Case-insensitive on the wire (RFC 3261 §7.1); drachtio-srf cannot parse anything but SIP/2.0.
+  request.version = 'SIP/2.0';
 }
 
 function validateHeaders(message: AnySipMessage, partial: SipRequest | undefined): void {
