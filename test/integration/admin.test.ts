@@ -7,10 +7,12 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { delay, eventually } from '../support/embedded';
 import { INTERNAL_IP, PBX_IP, PHONE_IP, startTestPinhole, type TestPinhole } from '../support/pinhole';
+import { httpRequest } from '../support/http';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { RtpEndpoint } from '../support/rtp-endpoint';
 import { runSipp, startSippServer, type SippServer } from '../support/sipp';
+import { registerSippPhone } from '../support/sipp-phone';
 
 const TOKEN = 'admin-test-token-0123456789';
 const PHONE_SDP_IP = '192.168.77.10';
@@ -27,24 +29,14 @@ function request(
   url: string,
   options: { method?: string; token?: string | null; body?: string } = {},
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
-    if (options.token !== null) headers.Authorization = `Bearer ${options.token ?? TOKEN}`;
-    if (options.body) headers['Content-Type'] = 'application/json';
-    const req = http.request(url, { method: options.method ?? 'GET', headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          type: String(res.headers['content-type'] ?? ''),
-          body: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
+  const headers: Record<string, string> = {};
+  if (options.token !== null) headers.Authorization = `Bearer ${options.token ?? TOKEN}`;
+  if (options.body) headers['Content-Type'] = 'application/json';
+  return httpRequest(url, { method: options.method, headers, body: options.body }).then((reply) => ({
+    status: reply.status,
+    type: String(reply.headers['content-type'] ?? ''),
+    body: reply.body,
+  }));
 }
 
 async function json<T>(url: string, options: Parameters<typeof request>[1] = {}): Promise<T> {
@@ -103,17 +95,8 @@ describe('Admin API and Prometheus metrics during real traffic', function () {
     await stopAll();
   });
 
-  async function registerPhone(user: string, port: number, sdpIp: string): Promise<void> {
-    const result = await runSipp({
-      scenario: 'phone-register-auth.xml',
-      remote: `${PHONE_IP}:${pinhole.sipPort}`,
-      localPort: port,
-      service: user,
-      keys: { sdp_ip: sdpIp },
-      extraArgs: ['-au', user, '-ap', `secret${user}`],
-    });
-    assert.equal(result.successfulCalls, 1, result.messages + result.errors);
-  }
+  const registerPhone = async (user: string, localPort: number, lanIp: string) =>
+    registerSippPhone({ user, password: `secret${user}`, localPort, lanIp }, pinhole.sipPort);
 
   it('health is public, everything else needs the bearer token', async () => {
     const health = await request(`${base}/healthz`, { token: null });

@@ -4,28 +4,22 @@
  * binding.
  */
 import * as assert from 'node:assert/strict';
-import * as http from 'node:http';
 import { delay } from '../support/embedded';
 import { PBX_IP, PHONE_IP } from '../support/pinhole';
 import { startPinholeProcess, type PinholeProcess } from '../support/pinhole-process';
+import { httpRequest } from '../support/http';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { RtpEndpoint } from '../support/rtp-endpoint';
 import { parseMessageLog, runSipp, startSippServer, type SippServer } from '../support/sipp';
+import { registerSippPhone } from '../support/sipp-phone';
 
 const PHONE_SDP_IP = '192.168.77.10';
 const CALL_SECONDS = 4;
 
-function getJson(url: string): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown }));
-      })
-      .on('error', reject);
-  });
+async function getJson(url: string): Promise<{ status: number; body: unknown }> {
+  const reply = await httpRequest(url);
+  return { status: reply.status, body: JSON.parse(reply.body) as unknown };
 }
 
 describe('Graceful drain on SIGTERM (Pinhole as a process)', function () {
@@ -47,15 +41,10 @@ describe('Graceful drain on SIGTERM (Pinhole as a process)', function () {
     const pbxPort = await allocatePort();
     pinhole = await startPinholeProcess({ pbxPort, drainSeconds: 30 });
     const phonePort = await allocatePort();
-    const registered = await runSipp({
-      scenario: 'phone-register-auth.xml',
-      remote: `${PHONE_IP}:${pinhole.sipPort}`,
-      localPort: phonePort,
-      service: '1001',
-      keys: { sdp_ip: PHONE_SDP_IP },
-      extraArgs: ['-au', '1001', '-ap', 'secret1001'],
-    });
-    assert.equal(registered.successfulCalls, 1, registered.messages + registered.errors);
+    await registerSippPhone(
+      { user: '1001', password: 'secret1001', localPort: phonePort, lanIp: PHONE_SDP_IP },
+      pinhole.sipPort,
+    );
 
     const phoneRtp = await RtpEndpoint.open({ address: PHONE_IP });
     const pbxRtp = await RtpEndpoint.open({ address: PBX_IP });

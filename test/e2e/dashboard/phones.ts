@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { PBX_IP, PHONE_IP } from '../../support/pinhole';
 import { audioTarget, RtpEndpoint } from '../../support/rtp-endpoint';
-import { runSipp } from '../../support/sipp';
+import { registerSippPhone } from '../../support/sipp-phone';
 import {
   startMediaCall,
   startMediaServer,
@@ -27,16 +27,11 @@ export interface Phone {
   port: number;
 }
 
-export async function registerPhone(phone: Phone, sipPort: number): Promise<void> {
-  const result = await runSipp({
-    scenario: 'phone-register-auth.xml',
-    remote: `${PHONE_IP}:${sipPort}`,
-    localPort: phone.port,
-    service: phone.user,
-    keys: { sdp_ip: phone.lanIp },
-    extraArgs: ['-au', phone.user, '-ap', PASSWORDS[phone.user]],
-  });
-  assert.equal(result.successfulCalls, 1, result.messages + result.errors);
+export function registerPhone(phone: Phone, sipPort: number): Promise<void> {
+  return registerSippPhone(
+    { user: phone.user, password: PASSWORDS[phone.user], localPort: phone.port, lanIp: phone.lanIp },
+    sipPort,
+  );
 }
 
 export interface LiveCall {
