@@ -20,6 +20,8 @@ import { startRobustPinhole, USERS } from './support/robust-pinhole';
 import { optionsStatus, register, type Target } from './support/sip-probe';
 import { DEFAULT_TIMERS } from '../../src/sipserver/transaction/timers';
 
+/** Longer than the ACK timeout (64*T1 = 32 s), after which every half-set-up dialog is gone. */
+const SETTLE_MS = 40_000;
 const minutes = Number(process.env.SOAK_MINUTES ?? 10);
 const callsPerSecond = Number(process.env.SOAK_CALLS_PER_S ?? 10);
 const registersPerSecond = Number(process.env.SOAK_REGISTERS_PER_S ?? 50);
@@ -103,10 +105,11 @@ async function optionsProbe(target: Target, until: number, samples: Sample[]): P
 async function main(): Promise<number> {
   const pbxPort = await allocatePort();
   const pinhole = await startRobustPinhole({ pbxPort, timers: DEFAULT_TIMERS, users: soakUsers() });
-  const pbx = await startAnsweringPbx(pbxPort);
+  const durationMs = minutes * 60000;
+  // SIPp's own -timeout would end the PBX after the default 30 s, half-way through the soak.
+  const pbx = await startAnsweringPbx(pbxPort, { timeoutMs: durationMs + 120000 });
   const target: Target = { protocol: 'udp', host: PHONE_IP, port: pinhole.sipPort };
   const seed = fuzzSeed();
-  const durationMs = minutes * 60000;
   const startedAt = Date.now();
   const until = startedAt + durationMs;
   const rtpenginePid = pinhole.running.rtpengine?.pid;
@@ -146,6 +149,10 @@ async function main(): Promise<number> {
       `RSS at end:   pinhole ${rssMb(process.pid)}, rtpengine ${rssMb(pinhole.running.rtpengine?.pid)}`,
     );
     console.log(`calls: ${callResult.successfulCalls}/${attempted} succeeded (${successRate.toFixed(2)} %)`);
+    if (callResult.failedCalls > 0) console.log(`first call failures:\n${callResult.errors.slice(0, 1500)}`);
+    console.log(
+      `call records by end: ${JSON.stringify(countBy(pinhole.records.map((r) => `${r.finalStatus} ${r.endReason}`)))}`,
+    );
     console.log(`REGISTER: ${registrations.ok} ok, ${registrations.failed} failed`);
     console.log(`fuzz: ${fuzz.sent.udp} UDP + ${fuzz.sent.tcp} TCP mutants, ${fuzz.repliesSeen} replies`);
     console.log(
@@ -161,8 +168,13 @@ async function main(): Promise<number> {
       `OPTIONS latency last minute:   ${describeWindow(optionsSamples, windowEnd - WINDOW_MS, windowEnd + 1)}`,
     );
     console.log(`OPTIONS unanswered: ${optionsFailures}`);
+    console.log(`open at the end: ${JSON.stringify(pinhole.leftovers())}`);
+    // A call whose caller gave up mid-setup holds its dialog until the ACK timeout (64*T1) ends it.
+    const settleDeadline = Date.now() + SETTLE_MS;
+    while (Date.now() < settleDeadline && Object.values(pinhole.leftovers()).some((n) => n > 0))
+      await new Promise((resolve) => setTimeout(resolve, 500));
     console.log(
-      `left over: ${JSON.stringify(pinhole.leftovers())}, stats ${JSON.stringify(pinhole.running.sipServer?.stats().transactions)}`,
+      `open ${SETTLE_MS / 1000} s later: ${JSON.stringify(pinhole.leftovers())}, transactions ${JSON.stringify(pinhole.running.sipServer?.stats().transactions)}`,
     );
     const healthy = (await optionsStatus(target)) === 200;
     return successRate >= 99 && healthy ? 0 : 1;
@@ -180,3 +192,9 @@ main().then(
     process.exit(1);
   },
 );
+
+function countBy(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}
