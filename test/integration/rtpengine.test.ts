@@ -332,3 +332,80 @@ describe('media anchoring through a real rtpengine on loopback', function () {
     assert.ok(mediaPort(sdp) >= 42000);
   });
 });
+
+describe('a pool of two real rtpengines', function () {
+  this.timeout(30_000);
+  const engines: RtpengineProcess[] = [];
+  let pool: RtpenginePool;
+  const endpoints: string[] = [];
+
+  before(async () => {
+    for (const ports of [
+      { min: 43000, max: 43499 },
+      { min: 43500, max: 43999 },
+    ]) {
+      const ngPort = await allocatePort();
+      const engine = new RtpengineProcess({
+        binary: BINARY,
+        interfaces: [
+          { name: 'external', address: LOOPBACK },
+          { name: 'internal', address: LOOPBACK },
+        ],
+        ng: { host: LOOPBACK, port: ngPort },
+        ports,
+        logger: quietLog,
+      });
+      await engine.start();
+      engines.push(engine);
+      endpoints.push(`${LOOPBACK}:${ngPort}`);
+    }
+    pool = new RtpenginePool(endpoints, { timeoutMs: 1000, pingIntervalMs: 60_000 });
+    await pool.start();
+  });
+
+  after(async () => {
+    pool?.close();
+    await Promise.all(engines.map((engine) => engine.stop()));
+  });
+
+  function offer(callId: string) {
+    return new MediaSession({
+      callId,
+      policy: 'always',
+      caller: legProfile('nat-phone', interfaces),
+      callee: legProfile('pbx', interfaces),
+      ng: pool,
+    }).offer({ sdp: plainSdp('192.168.1.10', 40000), from: 'caller', tag: 't', sipSource: LOOPBACK });
+  }
+
+  it('spreads new calls over both, keeps each on its own, and moves new calls away from a dead one', async () => {
+    for (let i = 0; i < 20; i++) await offer(`spread-${i}`);
+    const used = new Set(Array.from({ length: 20 }, (_, i) => pool.endpointFor(`spread-${i}`)));
+    assert.deepEqual([...used].sort(), [...endpoints].sort(), 'both rtpengines took calls');
+    const onSecond = Array.from({ length: 20 }, (_, i) => `spread-${i}`).find(
+      (id) => pool.endpointFor(id) === endpoints[1],
+    )!;
+    assert.equal((await pool.query(onSecond)).endpoint, endpoints[1], 'a call is queried where it lives');
+
+    await engines[1].stop();
+    const started = Date.now();
+    const timings: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const begun = Date.now();
+      const sdp = await offer(`after-death-${i}`);
+      timings.push(Date.now() - begun);
+      assert.ok(mediaPort(sdp) >= 43000 && mediaPort(sdp) < 43500, `served by the live rtpengine: ${sdp}`);
+      assert.equal(pool.endpointFor(`after-death-${i}`), endpoints[0]);
+    }
+    assert.deepEqual(
+      pool.health().map((member) => member.healthy),
+      [true, false],
+    );
+    // Only the first call that tries the dead one waits for its timeout; later ones skip it.
+    assert.ok(timings.filter((ms) => ms >= 500).length <= 1, `offer times: ${timings.join(', ')} ms`);
+    console.log(
+      `      10 new calls after one rtpengine died: all on the live one in ${Date.now() - started} ms (offers: ${timings.join(', ')} ms)`,
+    );
+    await assert.rejects(pool.query(onSecond), NgError);
+  });
+});
