@@ -108,8 +108,12 @@ export interface CallRow {
 /** A live call with its packet counters; rtpengine counts what each leg sent. */
 export function callRow(call: Call, media: CallMediaStats | null): CallRow {
   const snapshot = call.snapshot();
-  const legNat = (kind: string, nat: Parameters<typeof natKind>[0], streams: StreamStats[] | null) =>
-    kind === 'pbx' ? null : natKind(nat, streams);
+  const legNat = (
+    kind: string,
+    nat: Parameters<typeof natKind>[0],
+    streams: StreamStats[] | null,
+    sipAddress: string | null,
+  ) => (kind === 'pbx' ? null : natKind(nat, streams, sipAddress));
   return {
     id: snapshot.id,
     state: snapshot.state,
@@ -120,11 +124,16 @@ export function callRow(call: Call, media: CallMediaStats | null): CallRow {
     answeredAt: snapshot.answeredAt,
     caller: {
       ...snapshot.caller,
-      nat: legNat(snapshot.caller.kind, snapshot.caller.nat, media?.caller ?? null),
+      nat: legNat(
+        snapshot.caller.kind,
+        snapshot.caller.nat,
+        media?.caller ?? null,
+        withoutPort(snapshot.caller.address),
+      ),
     },
     callee: snapshot.callee && {
       ...snapshot.callee,
-      nat: legNat(snapshot.callee.kind, snapshot.callee.nat, media?.callee ?? null),
+      nat: legNat(snapshot.callee.kind, snapshot.callee.nat, media?.callee ?? null, snapshot.callee.address),
     },
     anchored: snapshot.anchored,
     media: media && { callerToCallee: flowing(media.caller), calleeToCaller: flowing(media.callee) },
@@ -139,4 +148,9 @@ function flowing(streams: StreamStats[] | null): Flowing {
     bytes += stream.bytes;
   }
   return { packets, bytes };
+}
+
+/** `ip:port` as the snapshot writes it (IPv6 unbracketed) → `ip`. */
+function withoutPort(hostPort: string): string {
+  return hostPort.slice(0, hostPort.lastIndexOf(':'));
 }

@@ -713,7 +713,10 @@ export class Call {
           address: winner.fork.sipSource ?? null,
           transport: winner.fork.transport,
           nat: winner.fork.nat ?? null,
-          natType: winner.fork.kind === 'pbx' ? null : natKind(winner.fork.nat ?? null, calleeStreams),
+          natType:
+            winner.fork.kind === 'pbx'
+              ? null
+              : natKind(winner.fork.nat ?? null, calleeStreams, winner.fork.sipSource),
           media: calleeStreams,
         }
       : null;
@@ -732,7 +735,8 @@ export class Call {
           address: `${this.caller.address}:${this.caller.port}`,
           transport: this.caller.transport,
           nat: this.caller.nat,
-          natType: this.caller.kind === 'pbx' ? null : natKind(this.caller.nat, callerStreams),
+          natType:
+            this.caller.kind === 'pbx' ? null : natKind(this.caller.nat, callerStreams, this.caller.address),
           media: callerStreams,
         },
         ...(callee ? [callee] : []),

@@ -22,27 +22,38 @@ export function sipNatKind(verdict: NatVerdict | null): NatKind {
 }
 
 /**
- * The verdict refined by a leg's RTP: the first stream rtpengine has seen packets from, comparing
- * the port it learned with the port the SDP announced. Null when no packet has been learned yet
- * or the leg is not behind NAT.
+ * The verdict refined by a leg's RTP: the first stream rtpengine has seen packets from. A NAT that
+ * kept the port the SDP announced, on the address the SIP came from, maps per source (cone); a new
+ * port, or another public address than the signalling's (a NAT pool without paired addresses),
+ * means a mapping per destination (symmetric). Null when no packet has been learned yet or the leg
+ * is not behind NAT. `sipAddress` is the address (no port) the leg's SIP came from, if known.
  */
 export function rtpNatKind(
   verdict: NatVerdict | null,
   streams: readonly StreamStats[] | null,
+  sipAddress?: string | null,
 ): NatKind | null {
   if (!verdict?.natted || !streams) return null;
   for (const stream of streams) {
     if (!stream.endpoint || !stream.advertised || stream.packets === 0) continue;
-    return portOf(stream.endpoint) === portOf(stream.advertised) ? 'cone' : 'symmetric';
+    const learned = splitEndpoint(stream.endpoint);
+    const movedAddress = sipAddress ? learned.host !== sipAddress.replace(/^\[|\]$/g, '') : false;
+    return !movedAddress && learned.port === splitEndpoint(stream.advertised).port ? 'cone' : 'symmetric';
   }
   return null;
 }
 
 /** The best verdict available for a leg: from RTP when learned, else from SIP. */
-export function natKind(verdict: NatVerdict | null, streams: readonly StreamStats[] | null): NatKind {
-  return rtpNatKind(verdict, streams) ?? sipNatKind(verdict);
+export function natKind(
+  verdict: NatVerdict | null,
+  streams: readonly StreamStats[] | null,
+  sipAddress?: string | null,
+): NatKind {
+  return rtpNatKind(verdict, streams, sipAddress) ?? sipNatKind(verdict);
 }
 
-function portOf(hostPort: string): string {
-  return hostPort.slice(hostPort.lastIndexOf(':') + 1);
+/** rtpengine's `address:port` (IPv6 unbracketed): the port is after the last colon. */
+function splitEndpoint(text: string): { host: string; port: string } {
+  const colon = text.lastIndexOf(':');
+  return { host: text.slice(0, colon).replace(/^\[|\]$/g, ''), port: text.slice(colon + 1) };
 }

@@ -54,6 +54,16 @@ describe('NAT kind from SIP and RTP', () => {
     assert.equal(rtpNatKind(NATTED, [stream('203.0.113.5:61234', '192.168.1.10:4000')]), 'symmetric');
   });
 
+  it('calls RTP from another public address than the SIP symmetric (a NAT pool without pairing)', () => {
+    const streams = [stream('203.0.113.6:4000', '192.168.1.10:4000')];
+    assert.equal(rtpNatKind(NATTED, streams, '203.0.113.5'), 'symmetric');
+    assert.equal(rtpNatKind(NATTED, streams, '203.0.113.6'), 'cone');
+    const v6 = [stream('2001:db8::5:4000', 'fd00::10:4000')];
+    assert.equal(rtpNatKind(NATTED, v6, '2001:db8::5'), 'cone');
+    assert.equal(rtpNatKind(NATTED, v6, '[2001:db8::5]'), 'cone');
+    assert.equal(rtpNatKind(NATTED, v6, '2001:db8::6'), 'symmetric');
+  });
+
   it('waits for a learned packet, and ignores phones that are not behind NAT', () => {
     assert.equal(rtpNatKind(NATTED, [stream('203.0.113.5:61234', '192.168.1.10:4000', 0)]), null);
     assert.equal(rtpNatKind(NATTED, [{ packets: 0, bytes: 0, errors: 0, confirmed: false }]), null);
