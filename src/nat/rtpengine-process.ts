@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import { Client } from 'rtpengine-client';
@@ -126,9 +127,8 @@ export class RtpengineProcess extends EventEmitter {
 
   private async launch(): Promise<void> {
     const { logger } = this.options;
-    const child = spawn(this.options.binary, rtpengineArgs(this.options), {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const [command, args] = withParentDeathSignal(this.options.binary, rtpengineArgs(this.options));
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const startedAt = Date.now();
     for (const stream of [child.stdout!, child.stderr!])
@@ -186,4 +186,16 @@ export class RtpengineProcess extends EventEmitter {
       client.close();
     }
   }
+}
+
+const SETPRIV = '/usr/bin/setpriv';
+
+/**
+ * Runs rtpengine under util-linux's setpriv with a parent-death signal, so a Pinhole killed with
+ * SIGKILL (the OOM killer, kill -9) takes its rtpengine along instead of leaving it holding the ng
+ * port, which would stop the next Pinhole from starting its own.
+ */
+export function withParentDeathSignal(binary: string, args: string[]): [string, string[]] {
+  if (!fs.existsSync(SETPRIV)) return [binary, args];
+  return [SETPRIV, ['--pdeathsig', 'KILL', '--', binary, ...args]];
 }

@@ -18,6 +18,8 @@ const CLI = path.resolve(__dirname, '../../src/cli.js');
 export interface PinholeProcessOptions {
   pbxPort: number;
   drainSeconds?: number;
+  /** registrar.store: a file name in the process's directory (default) or redis://host:port/db. */
+  store?: string;
 }
 
 export interface PinholeProcess {
@@ -52,7 +54,7 @@ export async function startPinholeProcess(options: PinholeProcessOptions): Promi
     registrar: {
       domain: REALM,
       users: 'users.yaml',
-      store: 'bindings.json',
+      store: options.store ?? 'bindings.json',
       keepalive: { intervalSeconds: 0 },
     },
     pbx: { uri: `sip:${PBX_IP}:${options.pbxPort}` },
