@@ -6,43 +6,9 @@ import { RedisBindingStore } from '../../src/registrar/redis-store';
 import { Registrar } from '../../src/registrar/registrar';
 import { startEmbedded, type EmbeddedHarness } from '../support/embedded';
 import { allocatePort } from '../support/ports';
-import { spawnTracked, stopProcess } from '../support/processes';
+import { stopProcess } from '../support/processes';
+import { startRedis } from '../support/redis';
 import { registerText, statusLine, udpPhone, type RawPhone } from '../unit/registrar/raw-phone';
-
-/** Starts Debian's redis-server (package redis-server) on loopback, without persistence. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawnTracked('redis-server', [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-  ]);
-  const probe = new Redis(port, '127.0.0.1', {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  probe.on('error', () => undefined); // refused while redis-server is still starting
-  try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        return child;
-      } catch {
-        probe.disconnect();
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    throw new Error('redis-server did not start (install it: scripts/ensure-debs.sh redis-server)');
-  } finally {
-    probe.disconnect();
-  }
-}
 
 interface Edge {
   harness: EmbeddedHarness;

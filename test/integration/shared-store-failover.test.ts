@@ -12,7 +12,7 @@ import { allocatePort } from '../support/ports';
 import { stopAll, stopProcess } from '../support/processes';
 import { runSipp, startSippServer, type SippServer } from '../support/sipp';
 import { registerSippPhone } from '../support/sipp-phone';
-import { startRedis } from '../robustness/support/redis';
+import { startRedis } from '../support/redis';
 
 const PHONE_LAN_IP = '192.168.77.10';
 

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { PHONE_IP } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
 import { stopAll, stopProcess } from '../support/processes';
-import { startRedis } from './support/redis';
+import { startRedis } from '../support/redis';
 import { startRobustPinhole, type RobustPinhole } from './support/robust-pinhole';
 import { listedContacts, optionsStatus, register, type Target } from './support/sip-probe';
 

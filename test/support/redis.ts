@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
-import { spawnTracked } from '../../support/processes';
+import { spawnTracked } from './processes';
 
 const START_TIMEOUT_MS = 5000;
 
