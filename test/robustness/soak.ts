@@ -14,13 +14,13 @@ import * as fs from 'node:fs';
 import { PHONE_IP } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
-import { phoneCalls, startAnsweringPbx } from './support/calls';
+import { phoneCalls, settledHeapMb, startAnsweringPbx } from './support/calls';
 import { fuzzSeed, runFuzz } from './support/fuzz';
 import { startRobustPinhole, USERS } from './support/robust-pinhole';
 import { optionsStatus, register, type Target } from './support/sip-probe';
 import { DEFAULT_TIMERS } from '../../src/sipserver/transaction/timers';
 
-/** Longer than the ACK timeout (64*T1 = 32 s), after which every half-set-up dialog is gone. */
+/** Longer than the ACK timeout and Timer J (64*T1 = 32 s): every dialog and transaction left is a leak. */
 const SETTLE_MS = 40_000;
 const minutes = Number(process.env.SOAK_MINUTES ?? 10);
 const callsPerSecond = Number(process.env.SOAK_CALLS_PER_S ?? 10);
@@ -117,7 +117,9 @@ async function main(): Promise<number> {
     `soak: ${minutes} min, ${callsPerSecond} calls/s, ${registersPerSecond} REGISTER/s, ` +
       `fuzz ${fuzzCount} messages (FUZZ_SEED=${seed})`,
   );
-  console.log(`RSS at start: pinhole ${rssMb(process.pid)}, rtpengine ${rssMb(rtpenginePid)}`);
+  console.log(
+    `RSS at start: pinhole ${rssMb(process.pid)}, rtpengine ${rssMb(rtpenginePid)}; heap after GC ${settledHeapMb().toFixed(1)} MB`,
+  );
   const registerSamples: Sample[] = [];
   const optionsSamples: Sample[] = [];
   try {
@@ -169,10 +171,11 @@ async function main(): Promise<number> {
     );
     console.log(`OPTIONS unanswered: ${optionsFailures}`);
     console.log(`open at the end: ${JSON.stringify(pinhole.leftovers())}`);
-    // A call whose caller gave up mid-setup holds its dialog until the ACK timeout (64*T1) ends it.
-    const settleDeadline = Date.now() + SETTLE_MS;
-    while (Date.now() < settleDeadline && Object.values(pinhole.leftovers()).some((n) => n > 0))
-      await new Promise((resolve) => setTimeout(resolve, 500));
+    // Half-set-up dialogs and finished transactions live on until their timers (64*T1) end them.
+    // The load generators share this process; the heap after GC once all that has passed is what
+    // Pinhole itself kept.
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    console.log(`heap after GC once settled: ${settledHeapMb().toFixed(1)} MB`);
     console.log(
       `open ${SETTLE_MS / 1000} s later: ${JSON.stringify(pinhole.leftovers())}, transactions ${JSON.stringify(pinhole.running.sipServer?.stats().transactions)}`,
     );
