@@ -224,6 +224,51 @@ describe('media anchoring through a real rtpengine on loopback', function () {
     await assert.rejects(pool.query(callId), /has no rtpengine/);
   });
 
+  it('anchors a PBX → NATed phone call: no address crosses sides', async () => {
+    const [pbx, phone] = await socketPair();
+    const callId = `pbx-to-phone-${process.pid}`;
+    const session = new MediaSession({
+      callId,
+      policy: 'nat',
+      caller: legProfile('pbx', interfaces),
+      callee: legProfile('nat-phone', interfaces),
+      ng: pool,
+    });
+    const toPhone = await session.offer({
+      sdp: plainSdp('10.0.0.10', pbx.address().port, 'PBX'),
+      from: 'caller',
+      tag: 'pbx-tag',
+      sipSource: LOOPBACK,
+    });
+    const offered = inspectSdp(toPhone);
+    const toPbx = await session.answer({
+      sdp: plainSdp('192.168.1.10', phone.address().port),
+      from: 'callee',
+      tag: 'phone-tag',
+      sipSource: '203.0.113.10',
+    });
+    assert.equal(session.anchoring?.anchor, true, JSON.stringify(session.anchoring));
+    const answered = inspectSdp(toPbx);
+    assert.equal(answered.origin.address, LOOPBACK);
+    assert.equal(answered.media[0].connection, LOOPBACK);
+    assert.equal(answered.media[0].protocol, 'RTP/AVP');
+    assert.ok(!toPbx.includes('192.168.1.10'), toPbx);
+    assert.ok(!/a=(ice-|candidate)/.test(toPbx));
+    assert.equal(offered.media[0].connection, LOOPBACK);
+    assert.ok(!toPhone.includes('10.0.0.10'), toPhone);
+
+    const atPhone = countFrom(phone, 0x3333);
+    const atPbx = countFrom(pbx, 0x4444);
+    await Promise.all([
+      sendRtp(pbx, answered.media[0].port, 0x3333),
+      sendRtp(phone, offered.media[0].port, 0x4444),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok(atPhone.count >= PACKETS * 0.95, `phone got ${atPhone.count}`);
+    assert.ok(atPbx.count >= PACKETS * 0.95, `PBX got ${atPbx.count}`);
+    await session.delete();
+  });
+
   it('converts a WebRTC offer for a plain-RTP PBX and answers the browser with ICE-lite and DTLS', async () => {
     const [, pbx] = await socketPair();
     const session = new MediaSession({
