@@ -36,8 +36,14 @@ run: build deps-run
 test: build deps-test lint
 	$(NODE_BIN)/mocha
 
-bench: build deps-test
-	node dist/bench/b2bua-bench.js
+# Kamailio (its base package has rtpengine, nathelper, htable, db_text, auth), sipp, tcpdump.
+BENCH_DEBS := kamailio sip-tester rtpengine-daemon tcpdump
+BENCH_ARGS ?=
+
+# Pinhole vs Kamailio + rtpengine on loopback (~15 min; BENCH_ARGS=--quick for ~5, --profile).
+bench: build
+	@scripts/ensure-debs.sh $(BENCH_DEBS)
+	node dist/bench/main.js $(BENCH_ARGS)
 
 # Calls, registrations and the fuzzer against one Pinhole for SOAK_MINUTES (default 10); prints
 # RSS, call success rate and latency drift. `make soak SOAK_MINUTES=1` for a short run.
