@@ -218,7 +218,7 @@ export async function startAdminServer(config: AdminConfig, sources: AdminSource
       return sendJson(res, 200, { items });
     }
     if (pathname.startsWith('/api/calls/') && method === 'DELETE') {
-      const id = decodeURIComponent(pathname.slice('/api/calls/'.length));
+      const id = decodePathPart(pathname.slice('/api/calls/'.length));
       const call = sources.b2bua.call(id);
       if (!call) throw new HttpError(404, `no call ${id}`);
       sources.logger.info('admin ended call', { callId: id });
@@ -316,6 +316,14 @@ function authorize(req: http.IncomingMessage, url: URL, token: string | undefine
       ? url.searchParams.get('token')
       : null;
   if (given !== token) throw new HttpError(401, 'bearer token required');
+}
+
+function decodePathPart(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new HttpError(400, 'malformed %-escape in the path');
+  }
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {

@@ -30,11 +30,20 @@ export function parseParty(value: string | undefined): Party {
   const { user, host, port } = nameAddr.uri;
   return {
     display,
-    user: user ? decodeURIComponent(user) : null,
+    user: user ? unescapeUser(user) : null,
     host: host.replace(/^\[|\]$/g, ''),
     port,
     tag: nameAddr.params.get('tag') || null,
   };
+}
+
+/** %-escapes decoded (RFC 3261 §19.1.2); a broken escape leaves the user part as it came. */
+function unescapeUser(user: string): string {
+  try {
+    return decodeURIComponent(user);
+  } catch {
+    return user;
+  }
 }
 
 /** A display name as a quoted-string (RFC 3261 §25.1): quotes and backslashes escaped. */

@@ -112,6 +112,7 @@ describe('Admin API and Prometheus metrics during real traffic', function () {
     assert.equal((await request(`${base}/api/nothing`)).status, 404);
     assert.equal((await request(`${base}/api/registrations?offset=-1`)).status, 400);
     assert.equal((await request(`${base}/api/registrations?natted=maybe`)).status, 400);
+    assert.equal((await request(`${base}/api/calls/%E0%A4%A`, { method: 'DELETE' })).status, 400);
   });
 
   it('registrations: the API and /metrics count exactly the bindings made, with their NAT verdict', async () => {

@@ -12,6 +12,11 @@ describe('B2BUA header reading', () => {
     });
   });
 
+  it('decodes %-escapes in the user part and keeps a broken escape as it came', () => {
+    assert.equal(parseParty('<sip:%31001@example.com>').user, '1001');
+    assert.equal(parseParty('<sip:100%G1@example.com>').user, '100%G1');
+  });
+
   it('reads an addr-spec Request-URI and an IPv6 host without brackets', () => {
     assert.deepEqual(parseParty('sip:2000@[2001:db8::1]:5060;user=phone'), {
       display: null,
