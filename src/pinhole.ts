@@ -226,6 +226,7 @@ async function startRtpengine(config: PinholeConfig, logger: Logger): Promise<Rt
     interfaces: [settings.interfaces.external, settings.interfaces.internal],
     ng: parseNgAddress(settings.ng[0]),
     ports: settings.ports,
+    verbose: config.log.level === 'debug',
     logger: logger.child({ component: 'rtpengine' }),
   });
   await rtpengine.start();

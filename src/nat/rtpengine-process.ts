@@ -17,12 +17,20 @@ export interface RtpengineProcessOptions {
   interfaces: { name: string; address: string }[];
   ng: NgEndpoint;
   ports: { min: number; max: number };
+  /**
+   * rtpengine's per-call notices and info (new call, final packet stats, …) are wanted only when
+   * debugging: at about 25 lines a call they were the largest cost on Pinhole's call path.
+   */
+  verbose?: boolean;
   logger: LogSink;
   readyTimeoutMs?: number;
   restartDelayMs?: { initial: number; max: number };
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 5000;
+/** syslog levels, as rtpengine's --log-level takes them. */
+const LOG_LEVEL_WARNING = 4;
+const LOG_LEVEL_INFO = 6;
 const DEFAULT_RESTART = { initial: 250, max: 10_000 };
 const STOP_GRACE_MS = 3000;
 // A run this long counts as healthy, so the next crash starts the backoff over.
@@ -30,13 +38,14 @@ const STABLE_RUN_MS = 30_000;
 
 /** Command-line arguments for a self-contained rtpengine that ignores /etc/rtpengine/rtpengine.conf. */
 export function rtpengineArgs(
-  options: Pick<RtpengineProcessOptions, 'interfaces' | 'ng' | 'ports'>,
+  options: Pick<RtpengineProcessOptions, 'interfaces' | 'ng' | 'ports' | 'verbose'>,
 ): string[] {
   return [
     '--config-file=none',
     '--table=-1',
     '--foreground',
     '--log-stderr',
+    `--log-level=${options.verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING}`,
     ...options.interfaces.map((i) => `--interface=${i.name}/${i.address}`),
     `--listen-ng=${options.ng.host}:${options.ng.port}`,
     `--port-min=${options.ports.min}`,
@@ -57,9 +66,10 @@ export function logLevelOf(line: string): keyof LogSink {
       return 'error';
     case 'WARNING':
       return 'warn';
+    // Per-call chatter (new call, final stats): Pinhole's own call records say it once per call.
     case 'NOTICE':
     case 'INFO':
-      return 'info';
+      return 'debug';
     default:
       return 'debug';
   }

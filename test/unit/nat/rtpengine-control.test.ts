@@ -53,6 +53,7 @@ describe('rtpengine command line and log levels', () => {
         '--table=-1',
         '--foreground',
         '--log-stderr',
+        '--log-level=4',
         '--interface=external/203.0.113.1',
         '--interface=internal/10.0.0.1',
         '--listen-ng=127.0.0.1:2223',
@@ -63,11 +64,23 @@ describe('rtpengine command line and log levels', () => {
     );
   });
 
+  it('asks rtpengine for its per-call lines only when verbose', () => {
+    const args = (verbose: boolean) =>
+      rtpengineArgs({
+        interfaces: [{ name: 'external', address: '203.0.113.1' }],
+        ng: { host: '127.0.0.1', port: 2223 },
+        ports: { min: 30000, max: 30999 },
+        verbose,
+      });
+    assert.ok(args(true).includes('--log-level=6'));
+    assert.ok(args(false).includes('--log-level=4'));
+  });
+
   it('maps rtpengine log markers to winston levels', () => {
     assert.equal(logLevelOf('[1.2] ERR: [core] FAILED TO CREATE KERNEL TABLE 0'), 'error');
     assert.equal(logLevelOf("[1.2] WARNING: [core] Unknown flag encountered: 'symmetric'"), 'warn');
-    assert.equal(logLevelOf('[1.2] NOTICE: [x1]: [core] Creating new call'), 'info');
-    assert.equal(logLevelOf('[1.2] INFO: [control] Received command'), 'info');
+    assert.equal(logLevelOf('[1.2] NOTICE: [x1]: [core] Creating new call'), 'debug');
+    assert.equal(logLevelOf('[1.2] INFO: [control] Received command'), 'debug');
     assert.equal(logLevelOf('no marker'), 'debug');
   });
 });
