@@ -1,5 +1,5 @@
-import { BlockList, isIP } from 'node:net';
 import { parseCidr } from '../nat/address-class';
+import { NetworkSet } from '../nat/network-set';
 import type { DigestAuthenticator } from '../registrar/authenticator';
 import type { LookupTarget } from '../registrar';
 
@@ -40,18 +40,14 @@ export interface CallerGateOptions {
  * their registered flow. Everyone else is refused, so Pinhole never relays for strangers.
  */
 export class CallerGate {
-  private readonly pbx = new BlockList();
+  private readonly pbx: NetworkSet;
 
   constructor(private readonly options: CallerGateOptions) {
-    for (const network of options.pbxNetworks) {
-      const { network: address, prefix, family } = parseCidr(network);
-      this.pbx.addSubnet(address, prefix, family);
-    }
+    this.pbx = new NetworkSet(options.pbxNetworks.map(parseCidr));
   }
 
   isPbx(address: string): boolean {
-    const version = isIP(address);
-    return version !== 0 && this.pbx.check(address, version === 4 ? 'ipv4' : 'ipv6');
+    return this.pbx.has(address);
   }
 
   async admit(origin: InviteOrigin): Promise<Admission> {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { BlockList, isIP } from 'node:net';
+import { NetworkSet } from '../nat/network-set';
 import type { Logger } from '../logging';
 import { parseCidr } from '../nat/address-class';
 import type { Admission, InboundGuard } from '../sipserver';
@@ -98,7 +98,7 @@ const MAX_LOGGED_IN_USERS = 8;
  * Emits `decision` (GuardDecision) for each drop or reject and `ban` (BanInfo) for each ban.
  */
 export class Guard extends EventEmitter implements InboundGuard {
-  private readonly trustedList = new BlockList();
+  private readonly trusted: NetworkSet;
   private readonly scanners: ScannerMatcher;
   private readonly sources = new Map<string, SourceState>();
   private readonly users = new Map<string, UserState>();
@@ -131,10 +131,7 @@ export class Guard extends EventEmitter implements InboundGuard {
     options: GuardOptions = {},
   ) {
     super();
-    for (const network of config.trusted) {
-      const { network: address, prefix, family } = parseCidr(network);
-      this.trustedList.addSubnet(address, prefix, family);
-    }
+    this.trusted = new NetworkSet(config.trusted.map(parseCidr));
     this.scanners = new ScannerMatcher(config.scanners);
     this.now = options.now ?? Date.now;
     this.windowMs = config.ban.windowSeconds * 1000;
@@ -288,8 +285,7 @@ export class Guard extends EventEmitter implements InboundGuard {
   }
 
   private isTrusted(address: string): boolean {
-    const version = isIP(address);
-    return version !== 0 && this.trustedList.check(address, version === 4 ? 'ipv4' : 'ipv6');
+    return this.trusted.has(address);
   }
 
   private isBanned(key: string, now: number): boolean {

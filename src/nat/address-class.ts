@@ -1,4 +1,5 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { NetworkSet } from './network-set';
 
 /** What kind of address a host is, for NAT detection (RFC 1918, 6598, 3927, 4193, 4291). */
 export type AddressClass =
@@ -26,11 +27,12 @@ const RANGES: [AddressClass, string, number, 'ipv4' | 'ipv6'][] = [
   ['unspecified', '::', 128, 'ipv6'],
 ];
 
-const BUILT_IN = RANGES.map(([kind, network, prefix, family]) => {
-  const list = new BlockList();
-  list.addSubnet(network, prefix, family);
-  return { kind, list };
-});
+const MEMO_LIMIT = 10_000;
+
+const BUILT_IN = RANGES.map(([kind, network, prefix, family]) => ({
+  kind,
+  networks: new NetworkSet([{ network, prefix, family }]),
+}));
 
 /** Classes whose addresses nobody outside the phone's own network can reach. */
 const UNREACHABLE = new Set<AddressClass>([
@@ -48,24 +50,32 @@ const UNREACHABLE = new Set<AddressClass>([
  * count as unreachable from outside, like RFC 1918 space.
  */
 export class AddressClassifier {
-  private readonly local = new BlockList();
+  private readonly local: NetworkSet;
+  /** Per host string: Contact, Via and SDP addresses repeat on every message of a phone. */
+  private readonly memo = new Map<string, AddressClass>();
 
   constructor(localNetworks: readonly string[] = []) {
-    for (const cidr of localNetworks) {
-      const { network, prefix, family } = parseCidr(cidr);
-      this.local.addSubnet(network, prefix, family);
-    }
+    this.local = new NetworkSet(localNetworks.map(parseCidr));
   }
 
   classify(host: string): AddressClass {
+    const known = this.memo.get(host);
+    if (known !== undefined) return known;
+    const kind = this.classifyUncached(host);
+    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
+    this.memo.set(host, kind);
+    return kind;
+  }
+
+  private classifyUncached(host: string): AddressClass {
     const address = host.replace(/^\[|\]$/g, '');
     const version = isIP(address);
     if (version === 0) return 'hostname';
     const family = version === 4 ? 'ipv4' : 'ipv6';
     const mapped = family === 'ipv6' ? embeddedIpv4(address) : undefined;
-    if (mapped) return this.classify(mapped);
-    if (this.local.check(address, family)) return 'local-network';
-    for (const { kind, list } of BUILT_IN) if (list.check(address, family)) return kind;
+    if (mapped) return this.classifyUncached(mapped);
+    if (this.local.has(address)) return 'local-network';
+    for (const { kind, networks } of BUILT_IN) if (networks.has(address)) return kind;
     return 'public';
   }
 

@@ -1,4 +1,4 @@
-import { BlockList, isIP } from 'node:net';
+import { NetworkSet } from '../../nat/network-set';
 import type { RouteRequest, SourceKind } from './types';
 
 /** Tests one request field; built once per rule when the file loads. */
@@ -30,21 +30,10 @@ export type SourceSpec = { kind: SourceKind } | { network: string; prefix: numbe
 /** Holds when the request's source kind is listed or its address is in a listed network. */
 export function sourceMatcher(specs: readonly SourceSpec[]): SourceMatcher {
   const kinds = new Set<SourceKind>();
-  const networks = new BlockList();
-  let hasNetworks = false;
+  const networks = new NetworkSet();
   for (const spec of specs) {
     if ('kind' in spec) kinds.add(spec.kind);
-    else {
-      networks.addSubnet(spec.network, spec.prefix, spec.family);
-      hasNetworks = true;
-    }
+    else networks.add(spec);
   }
-  return (source) => kinds.has(source.kind) || (hasNetworks && inNetworks(networks, source.address));
-}
-
-function inNetworks(networks: BlockList, address: string): boolean {
-  const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
-  const version = isIP(bare);
-  // BlockList also matches IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) against IPv4 networks.
-  return version !== 0 && networks.check(bare, version === 4 ? 'ipv4' : 'ipv6');
+  return (source) => kinds.has(source.kind) || networks.has(source.address);
 }
