@@ -46,6 +46,9 @@ export interface CallCounters {
   overLimit: number;
 }
 
+/** How long stop() waits for hung-up calls to confirm their BYEs. */
+const STOP_PATIENCE_MS = 3000;
+
 /** No rtpengine configured: media sessions run with policy `never` and must never reach here. */
 const NO_RTPENGINE: NgController = {
   offer: () => Promise.reject(new NgError('no rtpengine configured')),
@@ -137,7 +140,12 @@ export class B2bua extends EventEmitter {
   /** Stops taking calls (503) and hangs up the ones that are up. */
   async stop(): Promise<void> {
     this.refusingNewCalls = true;
-    await Promise.allSettled([...this.live.values()].map((call) => call.hangup()));
+    // A BYE to a phone that is gone waits Timer F (32 s) for its answer; shutdown does not.
+    let timer: NodeJS.Timeout | undefined;
+    const hangups = Promise.allSettled([...this.live.values()].map((call) => call.hangup()));
+    const patience = new Promise((resolve) => (timer = setTimeout(resolve, STOP_PATIENCE_MS)));
+    await Promise.race([hangups, patience]);
+    clearTimeout(timer);
   }
 
   private async onInvite(req: IncomingRequest, res: ResponseSink): Promise<void> {
