@@ -248,6 +248,13 @@ export async function measureRegistrations(
   );
 }
 
+/**
+ * Memory is read once the storm that built the state has passed: RFC 3261 keeps a completed
+ * transaction for 64*T1 (32 s; Timer J, and RFC 6026's Timer L for an accepted INVITE), which is
+ * what the registrations or calls cost while they arrive, not what they cost while they last.
+ */
+const AT_REST_MS = 35_000;
+
 /** Memory with `settings.bindings` distinct users registered (no digest). */
 export async function measureBindingsMemory(
   ctx: BenchContext,
@@ -270,7 +277,7 @@ export async function measureBindingsMemory(
       }),
       (count / rate) * 3000 + 60_000,
     );
-    await sleep(2000);
+    await sleep(AT_REST_MS);
     const loaded = memoryOf(edge.edgePids());
     ctx.log(`  ${system.name} bindings: ${result.successful} registered at ${rate}/s, ${loaded.pssMb} MB`);
     return { idle, loaded, reached: result.successful, failed: result.failed, rate };
@@ -313,7 +320,7 @@ export async function measureCallsMemory(
           rampMs * 2 + 30_000,
           `${count} concurrent calls`,
         ).catch((err: Error) => ctx.log(`  ${system.name}: ${err.message}`));
-        await sleep(2000);
+        await sleep(AT_REST_MS);
         const loaded = memoryOf(edge.edgePids());
         const stats = readSippStats(statsFile);
         ctx.log(`  ${system.name} calls up: ${stats?.current ?? 0} at ${rate}/s, ${loaded.pssMb} MB`);
