@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { Header, SipMessage } from '../message';
 import { formatHost } from '../message';
+import { randomHex } from '../message/random';
 import type { ListeningPoint } from '../transport/types';
 
 /**
@@ -70,11 +70,11 @@ export function ensureContentType(message: SipMessage): string | null {
 }
 
 export function randomTag(): string {
-  return randomBytes(8).toString('hex');
+  return randomHex(8);
 }
 
 export function randomCallId(): string {
-  return randomBytes(16).toString('hex');
+  return randomHex(16);
 }
 
 export function withTag(partyValue: string, tag: string): string {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBase64url } from '../message/random';
 import { MAGIC_COOKIE } from '../message';
 
 /** 16 bytes = 128 bits: collisions and guessing (spoofed CANCEL/ACK) are out of reach. */
@@ -9,7 +9,7 @@ const RANDOM_BYTES = 16;
  * uses characters that are valid in a SIP token, so the branch needs no escaping.
  */
 export function generateBranch(): string {
-  return MAGIC_COOKIE + randomBytes(RANDOM_BYTES).toString('base64url');
+  return MAGIC_COOKIE + randomBase64url(RANDOM_BYTES);
 }
 
 /** True when the branch was made by an RFC 3261 element and is unique on its own. */
