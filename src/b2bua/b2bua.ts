@@ -14,6 +14,7 @@ import { natVerdict } from '../registrar/nat-verdict';
 import type { LookupTarget, NatVerdict } from '../registrar';
 import { Call, type CallerLeg } from './call';
 import { CallerGate } from './caller-gate';
+import { MediaWatch } from './media-watch';
 import type { CallsConfig } from './config';
 import { HeaderFilter, parseParty } from './headers';
 import type { CallRecord } from './record';
@@ -75,6 +76,7 @@ export class B2bua extends EventEmitter {
   private readonly live = new Map<string, Call>();
   private readonly counters = { started: 0, answered: 0, failed: 0, refused: 0, overLimit: 0 };
   private readonly limiter: ConcurrentCallLimiter;
+  private readonly mediaWatch: MediaWatch;
   /** Releases the phone caller's slot in calls.limits when the call ends. */
   private readonly slots = new Map<Call, () => void>();
   private readonly now: () => number;
@@ -87,6 +89,12 @@ export class B2bua extends EventEmitter {
     this.classifier = new AddressClassifier(options.localNetworks);
     this.passHeaders = new HeaderFilter(options.calls.passHeaders);
     this.limiter = new ConcurrentCallLimiter(options.calls.limits);
+    this.mediaWatch = new MediaWatch({
+      timeoutMs: options.calls.mediaTimeoutSeconds * 1000,
+      calls: () => this.live.values(),
+      logger: options.logger,
+      now: this.now,
+    });
     this.gate = new CallerGate({
       pbxNetworks: pbxNetworks(options.pbx),
       authenticator: phoneAuthenticator(options.calls.phoneAuth, options.authenticator),
@@ -97,6 +105,7 @@ export class B2bua extends EventEmitter {
 
   install(srf: SrfForCalls): void {
     this.srf = srf;
+    this.mediaWatch.start();
     srf.use('invite', (req, res) => {
       this.onInvite(req, res).catch((err: Error) => {
         this.options.logger.error('INVITE handling failed', {
@@ -140,6 +149,7 @@ export class B2bua extends EventEmitter {
   /** Stops taking calls (503) and hangs up the ones that are up. */
   async stop(): Promise<void> {
     this.refusingNewCalls = true;
+    this.mediaWatch.stop();
     // A BYE to a phone that is gone waits Timer F (32 s) for its answer; shutdown does not.
     let timer: NodeJS.Timeout | undefined;
     const hangups = Promise.allSettled([...this.live.values()].map((call) => call.hangup()));

@@ -29,6 +29,7 @@ export type EndReason =
   | 'no-answer'
   | 'media-failure'
   | 'hangup'
+  | 'media-timeout'
   | 'error';
 
 /** The side that placed the call, as the gate and the INVITE describe it. */
@@ -233,11 +234,11 @@ export class Call {
   }
 
   /** Ends the call from our side (admin, shutdown): BYE both legs, or CANCEL/487 while ringing. */
-  async hangup(): Promise<void> {
+  async hangup(reason: 'hangup' | 'media-timeout' = 'hangup'): Promise<void> {
     if (this.state === 'ended') return;
     if (this.state === 'established') {
       await Promise.allSettled([this.aDialog?.destroy(), this.bDialog?.destroy()]);
-      await this.end('hangup');
+      await this.end(reason);
       return;
     }
     this.callerCancelled = true;

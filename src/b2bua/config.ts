@@ -24,6 +24,11 @@ export const callsSchema = z
     /** Retry-After on 503 when no target or no rtpengine answers. */
     retryAfterSeconds: z.number().int().min(1).max(3600).default(30),
     /**
+     * An anchored call whose media stopped both ways for this long is ended with BYE on both legs
+     * (a phone that lost power never says goodbye); 0 turns it off. Hold with music keeps a call up.
+     */
+    mediaTimeoutSeconds: z.number().int().min(0).max(86_400).default(120),
+    /**
      * Calls in progress per phone user and per source address (IPv6: per /64); 0 means no cap.
      * Over the cap a call gets 486. Calls from the PBX are never capped.
      */

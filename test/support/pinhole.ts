@@ -40,6 +40,8 @@ export interface TestPinholeOptions {
   routing?: string;
   anchor?: 'always' | 'nat' | 'never';
   ringTimeoutSeconds?: number;
+  /** calls.mediaTimeoutSeconds; default: off, so long test calls without RTP stay up. */
+  mediaTimeoutSeconds?: number;
   /** Serve the admin API and dashboard on a free loopback port (token: optional bearer token). */
   admin?: boolean | { token: string };
   /** The `guard:` config section (flood protection); defaults apply when absent. */
@@ -87,7 +89,11 @@ export async function startTestPinhole(options: TestPinholeOptions): Promise<Tes
       keepalive: { intervalSeconds: 0 },
     },
     pbx: { uri: `sip:${PBX_IP}:${options.pbxPort}` },
-    calls: { routing: 'routing.yaml', ringTimeoutSeconds: options.ringTimeoutSeconds ?? 30 },
+    calls: {
+      routing: 'routing.yaml',
+      ringTimeoutSeconds: options.ringTimeoutSeconds ?? 30,
+      mediaTimeoutSeconds: options.mediaTimeoutSeconds ?? 0,
+    },
     media: {
       anchor: options.anchor ?? 'nat',
       rtpengine: {
