@@ -6,12 +6,13 @@
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { delay, eventually } from '../support/embedded';
-import { INTERNAL_IP, PBX_IP, PHONE_IP, startTestPinhole, type TestPinhole } from '../support/pinhole';
+import { INTERNAL_IP, PHONE_IP, startTestPinhole, type TestPinhole } from '../support/pinhole';
+import { startAnsweringPbx, type AnsweringPbx } from '../support/answering-pbx';
 import { httpRequest } from '../support/http';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { RtpEndpoint } from '../support/rtp-endpoint';
-import { runSipp, startSippServer, type SippServer } from '../support/sipp';
+import { runSipp } from '../support/sipp';
 import { registerSippPhone } from '../support/sipp-phone';
 
 const TOKEN = 'admin-test-token-0123456789';
@@ -70,7 +71,7 @@ describe('Admin API and Prometheus metrics during real traffic', function () {
   this.timeout(120000);
   let pinhole: TestPinhole;
   let pbxPort: number;
-  let pbx: SippServer;
+  let pbx: AnsweringPbx;
   let pbxRtp: RtpEndpoint;
   let base: string;
 
@@ -78,19 +79,12 @@ describe('Admin API and Prometheus metrics during real traffic', function () {
     pbxPort = await allocatePort();
     pinhole = await startTestPinhole({ pbxPort, admin: { token: TOKEN } });
     base = pinhole.adminUrl!;
-    pbxRtp = await RtpEndpoint.open({ address: PBX_IP });
-    pbx = startSippServer({
-      scenario: 'b2b-pbx-answer.xml',
-      localPort: pbxPort,
-      localAddress: PBX_IP,
-      keys: { sdp_ip: PBX_IP, rtp_port: String(pbxRtp.port) },
-    });
-    await pbx.ready;
+    pbx = await startAnsweringPbx(pbxPort);
+    pbxRtp = pbx.rtp;
   });
 
   after(async () => {
     await pbx?.stop();
-    await pbxRtp?.close();
     await pinhole?.stop();
     await stopAll();
   });

@@ -5,13 +5,14 @@
  */
 import * as assert from 'node:assert/strict';
 import { delay } from '../support/embedded';
-import { PBX_IP, PHONE_IP } from '../support/pinhole';
+import { PHONE_IP } from '../support/pinhole';
 import { startPinholeProcess, type PinholeProcess } from '../support/pinhole-process';
+import { startAnsweringPbx, type AnsweringPbx } from '../support/answering-pbx';
 import { httpRequest } from '../support/http';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { RtpEndpoint } from '../support/rtp-endpoint';
-import { parseMessageLog, runSipp, startSippServer, type SippServer } from '../support/sipp';
+import { parseMessageLog, runSipp } from '../support/sipp';
 import { registerSippPhone } from '../support/sipp-phone';
 
 const PHONE_SDP_IP = '192.168.77.10';
@@ -25,7 +26,7 @@ async function getJson(url: string): Promise<{ status: number; body: unknown }> 
 describe('Graceful drain on SIGTERM (Pinhole as a process)', function () {
   this.timeout(90000);
   let pinhole: PinholeProcess | undefined;
-  let pbx: SippServer | undefined;
+  let pbx: AnsweringPbx | undefined;
   let endpoints: RtpEndpoint[] = [];
 
   afterEach(async () => {
@@ -47,15 +48,8 @@ describe('Graceful drain on SIGTERM (Pinhole as a process)', function () {
     );
 
     const phoneRtp = await RtpEndpoint.open({ address: PHONE_IP });
-    const pbxRtp = await RtpEndpoint.open({ address: PBX_IP });
-    endpoints = [phoneRtp, pbxRtp];
-    pbx = startSippServer({
-      scenario: 'b2b-pbx-answer.xml',
-      localPort: pbxPort,
-      localAddress: PBX_IP,
-      keys: { sdp_ip: PBX_IP, rtp_port: String(pbxRtp.port) },
-    });
-    await pbx.ready;
+    endpoints = [phoneRtp];
+    pbx = await startAnsweringPbx(pbxPort);
     const running = runSipp({
       scenario: 'b2b-phone-call.xml',
       remote: `${PHONE_IP}:${pinhole.sipPort}`,

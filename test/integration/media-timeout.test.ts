@@ -5,39 +5,31 @@
  */
 import * as assert from 'node:assert/strict';
 import { delay, eventually } from '../support/embedded';
-import { PBX_IP, PHONE_IP, startTestPinhole, type TestPinhole } from '../support/pinhole';
+import { startAnsweringPbx, type AnsweringPbx } from '../support/answering-pbx';
+import { PHONE_IP, startTestPinhole, type TestPinhole } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { RtpEndpoint } from '../support/rtp-endpoint';
-import { runSipp, startSippServer, type SippServer } from '../support/sipp';
+import { runSipp } from '../support/sipp';
 
 const PHONE_LAN_IP = '192.168.77.10';
 
 describe('calls whose media stops (calls.mediaTimeoutSeconds)', function () {
   this.timeout(60000);
   let pinhole: TestPinhole;
-  let pbx: SippServer;
+  let pbx: AnsweringPbx;
   let phoneRtp: RtpEndpoint;
-  let pbxRtp: RtpEndpoint;
 
   before(async () => {
     const pbxPort = await allocatePort();
     pinhole = await startTestPinhole({ pbxPort, mediaTimeoutSeconds: 2 });
     phoneRtp = await RtpEndpoint.open({ address: PHONE_IP });
-    pbxRtp = await RtpEndpoint.open({ address: PBX_IP });
-    pbx = startSippServer({
-      scenario: 'b2b-pbx-answer.xml',
-      localPort: pbxPort,
-      localAddress: PBX_IP,
-      keys: { sdp_ip: PBX_IP, rtp_port: String(pbxRtp.port) },
-    });
-    await pbx.ready;
+    pbx = await startAnsweringPbx(pbxPort);
   });
 
   after(async () => {
     await pbx?.stop();
     await phoneRtp?.close();
-    await pbxRtp?.close();
     await pinhole?.stop();
     await stopAll();
   });
