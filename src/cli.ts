@@ -2,16 +2,11 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { RoutingError, RoutingRules } from './b2bua/routing';
+import { parseHostPort } from './config/host-port';
 import { ConfigError, loadConfigFile } from './config/load';
 import { createLogger } from './logging';
 import { startPinhole, type RunningPinhole } from './pinhole';
 import { EmbeddedSipServer } from './sipserver';
-
-function parseHostPort(value: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
-  if (!m) throw new Error(`expected HOST:PORT, got ${value}`);
-  return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
-}
 
 function onSignals(stop: () => Promise<void>): void {
   const handler = (signal: string) => {
@@ -124,6 +119,7 @@ program
     }) => {
       const logger = createLogger(opts.logLevel, 'pinhole-sip-server');
       const control = parseHostPort(opts.control);
+      if (!control) throw new Error(`expected HOST:PORT, got ${opts.control}`);
       const server = new EmbeddedSipServer({
         listen: opts.listen,
         control: { ...control, secret: opts.secret },

@@ -7,6 +7,7 @@ import { startAdminServer, type AdminServer } from './admin/admin-server';
 import { installApp } from './app/app';
 import { B2bua, pbxNetworks } from './b2bua';
 import { RoutingWatcher } from './b2bua/routing';
+import { parseHostPort } from './config/host-port';
 import type { PinholeConfig } from './config/schema';
 import { Guard } from './guard';
 import type { Logger } from './logging';
@@ -242,9 +243,8 @@ async function startSoftphone(
 ): Promise<SoftphoneServer | null> {
   const settings = config.web.softphone;
   if (!settings) return null;
-  const colon = settings.listen.lastIndexOf(':');
-  const host = settings.listen.slice(0, colon).replace(/^\[|\]$/g, '');
-  const port = Number(settings.listen.slice(colon + 1));
+  const listen = parseHostPort(settings.listen);
+  if (!listen) throw new Error(`web.softphone.listen ${settings.listen} is not HOST:PORT`);
   let tls: { cert: Buffer; key: Buffer } | undefined;
   if (settings.tls) {
     if (!config.sip.tls) throw new Error('web.softphone.tls needs sip.tls (cert and key)');
@@ -253,9 +253,9 @@ async function startSoftphone(
       key: fs.readFileSync(path.resolve(configDir, config.sip.tls.key)),
     };
   }
-  const sipWebSocketUrl = settings.sipWebSocketUrl ?? defaultWebSocketUrl(config, host);
+  const sipWebSocketUrl = settings.sipWebSocketUrl ?? defaultWebSocketUrl(config, listen.host);
   return startSoftphoneServer({
-    listen: { host, port },
+    listen,
     tls,
     sipWebSocketUrl,
     logger: logger.child({ component: 'softphone' }),

@@ -3,15 +3,16 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type { B2bua, CallRecord } from '../b2bua';
+import { parseHostPort } from '../config/host-port';
 import type { Logger } from '../logging';
 import type { RtpenginePool } from '../nat/rtpengine-pool';
-import type { Registrar } from '../registrar';
+import { flowTransport, type Registrar } from '../registrar';
 import type { EmbeddedSipServer } from '../sipserver';
 import type { AdminConfig } from './config';
 import { CallHistory } from './history';
 import { PinholeMetrics } from './metrics';
 import { NatObservations } from './nat-observations';
-import { bindingTransport, callRow, registrationPage, type CallRow } from './views';
+import { callRow, registrationPage, type CallRow } from './views';
 
 export interface AdminSources {
   sipServer: EmbeddedSipServer | null;
@@ -110,7 +111,7 @@ export async function startAdminServer(config: AdminConfig, sources: AdminSource
     const byTransport: Record<string, number> = {};
     let natted = 0;
     for (const binding of bindings) {
-      const transport = bindingTransport(binding);
+      const transport = flowTransport(binding.flow);
       byTransport[transport] = (byTransport[transport] ?? 0) + 1;
       if (binding.nat.natted) natted++;
     }
@@ -280,10 +281,11 @@ export async function startAdminServer(config: AdminConfig, sources: AdminSource
       else res.destroy();
     });
   });
-  const [host, port] = splitHostPort(config.listen);
+  const listen = parseHostPort(config.listen);
+  if (!listen) throw new Error(`admin.listen ${config.listen} is not HOST:PORT`);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen(listen.port, listen.host, () => {
       server.removeListener('error', reject);
       resolve();
     });
@@ -359,9 +361,4 @@ function booleanParam(value: string | null): boolean | undefined {
   if (value === null || value === '') return undefined;
   if (value === 'true' || value === 'false') return value === 'true';
   throw new HttpError(400, 'expected true or false');
-}
-
-function splitHostPort(listen: string): [string, number] {
-  const colon = listen.lastIndexOf(':');
-  return [listen.slice(0, colon).replace(/^\[|\]$/g, ''), Number(listen.slice(colon + 1))];
 }

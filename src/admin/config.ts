@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HOST_PORT } from '../config/host-port';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/;
 
@@ -6,10 +7,7 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/;
 export const adminSchema = z
   .object({
     /** HOST:PORT; loopback by default so the API is not on the network unless asked for. */
-    listen: z
-      .string()
-      .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):[0-9]{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8090')
-      .default('127.0.0.1:8090'),
+    listen: z.string().regex(HOST_PORT, 'expected HOST:PORT, e.g. 127.0.0.1:8090').default('127.0.0.1:8090'),
     /** Bearer token required on every request except /healthz; required off loopback. */
     token: z.string().min(16, 'a token needs at least 16 characters').optional(),
     /** How many ended calls /api/records keeps. */

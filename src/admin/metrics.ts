@@ -1,9 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { B2bua, CallRecord, RefusedCall } from '../b2bua';
 import type { NgSample, RtpenginePool } from '../nat/rtpengine-pool';
-import type { Registrar } from '../registrar';
+import { flowTransport, type Registrar } from '../registrar';
 import type { EmbeddedSipServer, MessageCounts } from '../sipserver';
-import { bindingTransport } from './views';
 
 export interface MetricSources {
   sipServer: EmbeddedSipServer | null;
@@ -194,7 +193,7 @@ export class PinholeMetrics {
       async collect() {
         this.reset();
         for (const binding of await registrar.bindings())
-          this.inc({ transport: bindingTransport(binding), natted: String(binding.nat.natted) });
+          this.inc({ transport: flowTransport(binding.flow), natted: String(binding.nat.natted) });
       },
     });
   }

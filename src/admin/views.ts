@@ -1,7 +1,7 @@
 import type { Call, CallMediaStats } from '../b2bua';
-import { natKind, sipNatKind, type NatKind } from '../nat/nat-behaviour';
+import { natKind, sipNatKind, splitEndpoint, type NatKind } from '../nat/nat-behaviour';
 import type { StreamStats } from '../nat/rtpengine-pool';
-import type { Binding } from '../registrar/types';
+import { flowTransport, type Binding } from '../registrar';
 import type { NatObservations } from './nat-observations';
 
 export interface RegistrationRow {
@@ -32,12 +32,6 @@ export interface Page<T> {
   items: T[];
 }
 
-/** The transport a phone registered over, telling WebSocket apart from TCP by its Via. */
-export function bindingTransport(binding: Binding): string {
-  const via = binding.flow.viaTransport.toLowerCase();
-  return via === 'ws' || via === 'wss' ? via : binding.flow.protocol.toLowerCase();
-}
-
 export function registrationRow(binding: Binding, observations: NatObservations): RegistrationRow {
   const { flow } = binding;
   const observed = binding.nat.natted ? observations.kindFor(flow.sourceAddress, flow.sourcePort) : undefined;
@@ -45,7 +39,7 @@ export function registrationRow(binding: Binding, observations: NatObservations)
     aor: binding.aor,
     contact: binding.contact,
     source: `${flow.sourceAddress}:${flow.sourcePort}`,
-    transport: bindingTransport(binding),
+    transport: flowTransport(flow),
     natted: binding.nat.natted,
     nat: observed ?? sipNatKind(binding.nat),
     reasons: binding.nat.reasons,
@@ -63,7 +57,7 @@ export function registrationPage(
 ): Page<RegistrationRow> {
   const needle = filter.q?.toLowerCase();
   const matching = bindings.filter((b) => {
-    if (filter.transport && bindingTransport(b) !== filter.transport) return false;
+    if (filter.transport && flowTransport(b.flow) !== filter.transport) return false;
     if (filter.natted !== undefined && b.nat.natted !== filter.natted) return false;
     if (!needle) return true;
     const source = `${b.flow.sourceAddress}:${b.flow.sourcePort}`;
@@ -128,7 +122,7 @@ export function callRow(call: Call, media: CallMediaStats | null): CallRow {
         snapshot.caller.kind,
         snapshot.caller.nat,
         media?.caller ?? null,
-        withoutPort(snapshot.caller.address),
+        splitEndpoint(snapshot.caller.address).host,
       ),
     },
     callee: snapshot.callee && {
@@ -148,9 +142,4 @@ function flowing(streams: StreamStats[] | null): Flowing {
     bytes += stream.bytes;
   }
   return { packets, bytes };
-}
-
-/** `ip:port` as the snapshot writes it (IPv6 unbracketed) → `ip`. */
-function withoutPort(hostPort: string): string {
-  return hostPort.slice(0, hostPort.lastIndexOf(':'));
 }

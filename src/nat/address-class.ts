@@ -1,5 +1,4 @@
-import { isIP } from 'node:net';
-import { NetworkSet } from './network-set';
+import { BlockList, isIP } from 'node:net';
 
 /** What kind of address a host is, for NAT detection (RFC 1918, 6598, 3927, 4193, 4291). */
 export type AddressClass =
@@ -29,10 +28,12 @@ const RANGES: [AddressClass, string, number, 'ipv4' | 'ipv6'][] = [
 
 const MEMO_LIMIT = 10_000;
 
-const BUILT_IN = RANGES.map(([kind, network, prefix, family]) => ({
-  kind,
-  networks: new NetworkSet([{ network, prefix, family }]),
-}));
+/** Plain BlockLists, not NetworkSets: classify() memoises per host, so a second memo would not help. */
+const BUILT_IN = RANGES.map(([kind, network, prefix, family]) => {
+  const networks = new BlockList();
+  networks.addSubnet(network, prefix, family);
+  return { kind, networks };
+});
 
 /** Classes whose addresses nobody outside the phone's own network can reach. */
 const UNREACHABLE = new Set<AddressClass>([
@@ -50,12 +51,13 @@ const UNREACHABLE = new Set<AddressClass>([
  * count as unreachable from outside, like RFC 1918 space.
  */
 export class AddressClassifier {
-  private readonly local: NetworkSet;
+  private readonly local = new BlockList();
   /** Per host string: Contact, Via and SDP addresses repeat on every message of a phone. */
   private readonly memo = new Map<string, AddressClass>();
 
   constructor(localNetworks: readonly string[] = []) {
-    this.local = new NetworkSet(localNetworks.map(parseCidr));
+    for (const { network, prefix, family } of localNetworks.map(parseCidr))
+      this.local.addSubnet(network, prefix, family);
   }
 
   classify(host: string): AddressClass {
@@ -74,8 +76,8 @@ export class AddressClassifier {
     const family = version === 4 ? 'ipv4' : 'ipv6';
     const mapped = family === 'ipv6' ? embeddedIpv4(address) : undefined;
     if (mapped) return this.classifyUncached(mapped);
-    if (this.local.has(address)) return 'local-network';
-    for (const { kind, networks } of BUILT_IN) if (networks.has(address)) return kind;
+    if (this.local.check(address, family)) return 'local-network';
+    for (const { kind, networks } of BUILT_IN) if (networks.check(address, family)) return kind;
     return 'public';
   }
 

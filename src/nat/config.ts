@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HOST_PORT } from '../config/host-port';
 import { parseCidr } from './address-class';
 
 const cidr = z.string().refine(
@@ -13,9 +14,7 @@ const cidr = z.string().refine(
   { message: 'expected an IP network such as 10.0.0.0/8 or fd00::/8' },
 );
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):[0-9]{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:22222');
+const hostPort = z.string().regex(HOST_PORT, 'expected HOST:PORT, e.g. 127.0.0.1:22222');
 
 const portRange = z
   .string()

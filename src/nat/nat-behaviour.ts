@@ -52,8 +52,8 @@ export function natKind(
   return rtpNatKind(verdict, streams, sipAddress) ?? sipNatKind(verdict);
 }
 
-/** rtpengine's `address:port` (IPv6 unbracketed): the port is after the last colon. */
-function splitEndpoint(text: string): { host: string; port: string } {
+/** rtpengine's and the call snapshot's `address:port` (IPv6 unbracketed): the port is after the last colon. */
+export function splitEndpoint(text: string): { host: string; port: string } {
   const colon = text.lastIndexOf(':');
   return { host: text.slice(0, colon).replace(/^\[|\]$/g, ''), port: text.slice(colon + 1) };
 }

@@ -1,10 +1,8 @@
 import { Client, type NgResponse } from 'rtpengine-client';
+import { parseHostPort, type HostPort } from '../config/host-port';
 import type { NgOptions } from './media-profiles';
 
-export interface NgEndpoint {
-  host: string;
-  port: number;
-}
+export type NgEndpoint = HostPort;
 
 /** An ng request failed: nobody answered in time, or rtpengine refused it. */
 export class NgError extends Error {
@@ -63,11 +61,9 @@ export interface LegStats {
 }
 
 export function parseNgAddress(text: string): NgEndpoint {
-  const colon = text.lastIndexOf(':');
-  const port = Number(text.slice(colon + 1));
-  if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535)
-    throw new Error(`invalid ng address ${text}, expected HOST:PORT`);
-  return { host: text.slice(0, colon).replace(/^\[|\]$/g, ''), port };
+  const endpoint = parseHostPort(text);
+  if (!endpoint || endpoint.port === 0) throw new Error(`invalid ng address ${text}, expected HOST:PORT`);
+  return endpoint;
 }
 
 interface Member {

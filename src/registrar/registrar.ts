@@ -1,6 +1,7 @@
 import type Srf from 'drachtio-srf';
 import { AddressClassifier } from '../nat/address-class';
 import type { Logger } from '../logging';
+import { formatHostPort } from '../sipserver/transport/address';
 import type { DigestAuthenticator } from './authenticator';
 import { applyRegister, contactKey, contactsForResponse, type ExpiryPolicy } from './binding-update';
 import { parseSipUri } from './header-syntax';
@@ -63,10 +64,6 @@ const PING_GUARD_MS = 40000;
 /** Retry-After on a 503 while the binding store is unreachable: a redis restart takes seconds. */
 const STORE_DOWN_RETRY_AFTER_S = 10;
 
-function bracketed(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
-
 /** Transport a request to this binding must use: the Via tells WebSocket apart from TCP. */
 export function flowTransport(flow: BindingFlow): string {
   const via = flow.viaTransport.toLowerCase();
@@ -77,7 +74,7 @@ export function flowTransport(flow: BindingFlow): string {
 export function proxyFor(flow: BindingFlow): string {
   const transport = flowTransport(flow);
   const suffix = transport === 'udp' ? '' : `;transport=${transport}`;
-  return `sip:${bracketed(flow.sourceAddress)}:${flow.sourcePort}${suffix}`;
+  return `sip:${formatHostPort(flow.sourceAddress, flow.sourcePort)}${suffix}`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HOST_PORT } from '../config/host-port';
 
 /** The `web:` section of pinhole.yaml. */
 export const webSchema = z
@@ -9,9 +10,7 @@ export const webSchema = z
      */
     softphone: z
       .object({
-        listen: z
-          .string()
-          .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):[0-9]{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8089'),
+        listen: z.string().regex(HOST_PORT, 'expected HOST:PORT, e.g. 127.0.0.1:8089'),
         tls: z.boolean().default(false),
         /** Where the page's SIP.js connects; default: the first ws:// or wss:// of sip.listen. */
         sipWebSocketUrl: z

@@ -9,11 +9,12 @@ import * as path from 'node:path';
 import { configSchema } from '../../src/config/schema';
 import { createLogger } from '../../src/logging';
 import { startPinhole, type RunningPinhole } from '../../src/pinhole';
+import { startPbxWithoutRtp } from '../support/answering-pbx';
 import { eventually } from '../support/embedded';
 import { DEFAULT_ROUTING, PBX_IP, PHONE_IP, REALM } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
-import { runSipp, startSippServer, type SippServer } from '../support/sipp';
+import { runSipp, type SippServer } from '../support/sipp';
 
 describe('concurrent call caps (calls.limits)', function () {
   this.timeout(60000);
@@ -49,8 +50,7 @@ describe('concurrent call caps (calls.limits)', function () {
       log: { level: 'error' },
     });
     running = await startPinhole(config, dir, createLogger(process.env.PINHOLE_TEST_LOG ?? 'error'));
-    pbx = startSippServer({ scenario: 'uas-answer-wait-bye.xml', localPort: pbxPort, localAddress: PBX_IP });
-    await pbx.ready;
+    pbx = await startPbxWithoutRtp(pbxPort);
     const remote = `${PHONE_IP}:${sipPort}`;
     const call = (scenario: string, pauseMs = 200) =>
       runSipp({

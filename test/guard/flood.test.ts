@@ -12,10 +12,11 @@
 import * as assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import type { Guard } from '../../src/guard';
-import { PBX_IP, startTestPinhole, type TestPinhole } from '../support/pinhole';
+import { startPbxWithoutRtp } from '../support/answering-pbx';
+import { startTestPinhole, type TestPinhole } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
-import { runSipp, startSippServer, type SippResult, type SippServer } from '../support/sipp';
+import { runSipp, type SippResult, type SippServer } from '../support/sipp';
 
 const LEGIT_CALLS = 100;
 const LEGIT_REGISTRATIONS = 40;
@@ -111,8 +112,7 @@ describe('flood and scanner protection (issue 10)', function () {
     const guard = pinhole.running.guard as Guard;
     assert.ok(guard, 'startPinhole exposes the guard');
     const remote = `127.0.0.1:${pinhole.sipPort}`;
-    pbx = startSippServer({ scenario: 'uas-answer-wait-bye.xml', localPort: pbxPort, localAddress: PBX_IP });
-    await pbx.ready;
+    pbx = await startPbxWithoutRtp(pbxPort);
     const registerPort = await allocatePort();
     const registerOnce = (calls: number, rateCps?: number) =>
       runSipp({

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { startPbxWithoutRtp } from '../support/answering-pbx';
 import { eventually } from '../support/embedded';
 import { PBX_IP, startTestPinhole, type TestPinhole } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
@@ -22,12 +23,7 @@ describe('B2BUA with existing scenarios', function () {
     it('completes an authenticated call phone -> PBX and leaves nothing behind', async () => {
       const pbxPort = await allocatePort();
       pinhole = await startTestPinhole({ pbxPort });
-      pbx = startSippServer({
-        scenario: 'uas-answer-wait-bye.xml',
-        localPort: pbxPort,
-        localAddress: PBX_IP,
-      });
-      await pbx.ready;
+      pbx = await startPbxWithoutRtp(pbxPort);
       const phone = await runSipp({
         scenario: 'uac-call-auth.xml',
         remote: `127.0.0.1:${pinhole.sipPort}`,

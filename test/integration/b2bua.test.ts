@@ -5,11 +5,13 @@
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { startAnsweringPbx, type AnsweringPbx } from '../support/answering-pbx';
 import { eventually } from '../support/embedded';
 import { INTERNAL_IP, PBX_IP, PHONE_IP, startTestPinhole, type TestPinhole } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { audioTarget, RtpEndpoint } from '../support/rtp-endpoint';
+import { registerSippPhone } from '../support/sipp-phone';
 import {
   parseMessageLog,
   runSipp,
@@ -120,16 +122,16 @@ describe('B2BUA calls through Pinhole with rtpengine', function () {
     });
   }
 
-  async function registerPhone(user: string, password: string, port: number, sdpIp = PHONE_SDP_IP) {
-    const result = await runSipp({
-      scenario: 'phone-register-auth.xml',
-      remote: `${PHONE_IP}:${pinhole.sipPort}`,
-      localPort: port,
-      service: user,
-      keys: { sdp_ip: sdpIp },
-      extraArgs: ['-au', user, '-ap', password],
-    });
-    assert.equal(result.successfulCalls, 1, result.messages + result.errors);
+  function registerPhone(user: string, password: string, localPort: number, lanIp = PHONE_SDP_IP) {
+    return registerSippPhone({ user, password, localPort, lanIp }, pinhole.sipPort);
+  }
+
+  /** startAnsweringPbx on pbxPort, stopped by afterEach if the test does not get that far. */
+  async function answeringPbx(): Promise<AnsweringPbx> {
+    const pbx = await startAnsweringPbx(pbxPort);
+    peers.servers.push(pbx.sipp);
+    peers.endpoints.push(pbx.rtp);
+    return pbx;
   }
 
   /** rtpengine's ports for the established call: where the phone side and the PBX side must send. */
@@ -181,17 +183,10 @@ describe('B2BUA calls through Pinhole with rtpengine', function () {
 
   it('phone -> PBX: RTP both ways through rtpengine, no private address crosses, one call record', async () => {
     const phoneRtp = await endpoint(PHONE_IP);
-    const pbxRtp = await endpoint(PBX_IP);
-    const pbx = server({
-      scenario: 'b2b-pbx-answer.xml',
-      localPort: pbxPort,
-      localAddress: PBX_IP,
-      keys: { sdp_ip: PBX_IP, rtp_port: String(pbxRtp.port) },
-    });
-    await pbx.ready;
+    const pbx = await answeringPbx();
     const before = pinhole.records.length;
     const calling = phoneCall('b2b-phone-call.xml', phoneRtp.port);
-    const media = await exchangeRtp({ rtp: phoneRtp, host: PHONE_IP }, { rtp: pbxRtp, host: INTERNAL_IP });
+    const media = await exchangeRtp({ rtp: phoneRtp, host: PHONE_IP }, { rtp: pbx.rtp, host: INTERNAL_IP });
     const phoneSide = await calling;
     assert.equal(phoneSide.successfulCalls, 1, phoneSide.messages + phoneSide.errors);
     const pbxSide = await pbx.stop();
@@ -277,14 +272,7 @@ describe('B2BUA calls through Pinhole with rtpengine', function () {
   });
 
   it('hold and resume by re-INVITE from the phone pass through rtpengine', async () => {
-    const pbxRtp = await endpoint(PBX_IP);
-    const pbx = server({
-      scenario: 'b2b-pbx-answer.xml',
-      localPort: pbxPort,
-      localAddress: PBX_IP,
-      keys: { sdp_ip: PBX_IP, rtp_port: String(pbxRtp.port) },
-    });
-    await pbx.ready;
+    const pbx = await answeringPbx();
     const phoneSide = await phoneCall('b2b-phone-reinvite-hold.xml', 20002, { pauseMs: 300 });
     assert.equal(phoneSide.successfulCalls, 1, phoneSide.messages + phoneSide.errors);
     const pbxSide = await pbx.stop();

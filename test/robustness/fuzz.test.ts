@@ -8,7 +8,8 @@ import { PHONE_IP } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import type { SippServer } from '../support/sipp';
-import { phoneCalls, settledHeapMb, startAnsweringPbx } from './support/calls';
+import { startPbxWithoutRtp } from '../support/answering-pbx';
+import { phoneCalls, settledHeapMb } from './support/calls';
 import { fuzzSeed, MUTATION_NAMES, runFuzz } from './support/fuzz';
 import { assertNothingLeft, assertServes } from './support/health';
 import { startRobustPinhole, type RobustPinhole } from './support/robust-pinhole';
@@ -61,7 +62,7 @@ describe('fuzzing Pinhole over the network', function () {
     await assertServes(pinhole);
     await assertNothingLeft(pinhole);
 
-    pbx = await startAnsweringPbx(pbxPort);
+    pbx = await startPbxWithoutRtp(pbxPort);
     const call = await phoneCalls(pinhole.sipPort);
     assert.equal(
       call.successfulCalls,

@@ -8,7 +8,8 @@ import { PBX_IP, PHONE_IP } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { parseMessageLog, runSipp, startSippServer, type SippServer } from '../support/sipp';
-import { phoneCalls, startAnsweringPbx } from './support/calls';
+import { startPbxWithoutRtp } from '../support/answering-pbx';
+import { phoneCalls } from './support/calls';
 import { startRobustPinhole, type RobustPinhole } from './support/robust-pinhole';
 import { DEFAULT_TIMERS } from '../../src/sipserver/transaction/timers';
 
@@ -59,7 +60,7 @@ describe('PBX not answering', function () {
       timers: DEFAULT_TIMERS,
       routing: routingTo([`sip:${PBX_IP}:${silentPort}`, `sip:${PBX_IP}:${livePort}`]),
     });
-    servers.push(await startAnsweringPbx(livePort));
+    servers.push(await startPbxWithoutRtp(livePort));
     const call = await phoneCalls(pinhole.sipPort);
     assert.equal(call.successfulCalls, 1, call.messages + call.errors);
     await eventually(() => pinhole!.records.length === 1, 'the call record');

@@ -11,7 +11,8 @@ import { PHONE_IP } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { parseMessageLog, runSipp, type SippServer } from '../support/sipp';
-import { phoneCalls, startAnsweringPbx } from './support/calls';
+import { startPbxWithoutRtp } from '../support/answering-pbx';
+import { phoneCalls } from './support/calls';
 import { assertNothingLeft } from './support/health';
 import { startRobustPinhole, type RobustPinhole } from './support/robust-pinhole';
 
@@ -39,7 +40,7 @@ describe('rtpengine killed during calls', function () {
     pinhole = await startRobustPinhole({ pbxPort, retryAfterSeconds: 5 });
     const rtpengine = pinhole.running.rtpengine!;
     const firstPid = rtpengine.pid!;
-    pbx = await startAnsweringPbx(pbxPort);
+    pbx = await startPbxWithoutRtp(pbxPort);
 
     // Two calls that stay up for a few seconds, with anchored media.
     const running = phoneCalls(pinhole.sipPort, { calls: 2, rate: 10, pauseMs: 4000, timeoutMs: 30000 });

@@ -15,7 +15,8 @@ import * as fs from 'node:fs';
 import { PHONE_IP } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
-import { phoneCalls, settledHeapMb, startAnsweringPbx } from './support/calls';
+import { startPbxWithoutRtp } from '../support/answering-pbx';
+import { phoneCalls, settledHeapMb } from './support/calls';
 import { fuzzSeed, runFuzz } from './support/fuzz';
 import { startRobustPinhole, USERS } from './support/robust-pinhole';
 import { optionsStatus, register, type Target } from './support/sip-probe';
@@ -108,7 +109,7 @@ async function main(): Promise<number> {
   const pinhole = await startRobustPinhole({ pbxPort, timers: DEFAULT_TIMERS, users: soakUsers() });
   const durationMs = minutes * 60000;
   // SIPp's own -timeout would end the PBX after the default 30 s, half-way through the soak.
-  const pbx = await startAnsweringPbx(pbxPort, { timeoutMs: durationMs + 120000 });
+  const pbx = await startPbxWithoutRtp(pbxPort, { timeoutMs: durationMs + 120000 });
   const target: Target = { protocol: 'udp', host: PHONE_IP, port: pinhole.sipPort };
   const seed = fuzzSeed();
   const startedAt = Date.now();

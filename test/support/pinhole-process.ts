@@ -77,24 +77,30 @@ export async function startPinholeProcess(options: PinholeProcessOptions): Promi
   return launch(dir, configFile, sipPort, `http://127.0.0.1:${adminPort}`);
 }
 
+/** Runs the CLI on `configFile` (tracked, so stopAll reaches it), capturing stdout and stderr. */
+export function spawnPinholeCli(configFile: string): { child: ChildProcess; output(): string } {
+  const child = spawnTracked(process.execPath, [CLI, '-c', configFile]);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  return { child, output: () => output };
+}
+
 async function launch(
   dir: string,
   configFile: string,
   sipPort: number,
   adminUrl: string,
 ): Promise<PinholeProcess> {
-  const child = spawnTracked(process.execPath, [CLI, '-c', configFile]);
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const { child, output } = spawnPinholeCli(configFile);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
   await eventually(
     () => {
       if (exitCode !== undefined)
-        throw new Error(`pinhole exited with ${exitCode} while starting:\n${output}`);
-      return output.includes('"pinhole started"');
+        throw new Error(`pinhole exited with ${exitCode} while starting:\n${output()}`);
+      return output().includes('"pinhole started"');
     },
     'pinhole started',
     20000,
@@ -104,7 +110,7 @@ async function launch(
     adminUrl,
     dir,
     child,
-    output: () => output,
+    output,
     exited,
     restart: () => launch(dir, configFile, sipPort, adminUrl),
     async dispose() {

@@ -5,26 +5,8 @@
  */
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { PBX_IP, PHONE_IP } from '../../support/pinhole';
-import {
-  runSipp,
-  startSippServer,
-  type SippOptions,
-  type SippResult,
-  type SippServer,
-} from '../../support/sipp';
-
-/** A PBX that answers every INVITE and waits for the caller's BYE. */
-export async function startAnsweringPbx(port: number, extra: Partial<SippOptions> = {}): Promise<SippServer> {
-  const pbx = startSippServer({
-    scenario: 'uas-answer-wait-bye.xml',
-    localPort: port,
-    localAddress: PBX_IP,
-    ...extra,
-  });
-  await pbx.ready;
-  return pbx;
-}
+import { PHONE_IP } from '../../support/pinhole';
+import { runSipp, type SippOptions, type SippResult } from '../../support/sipp';
 
 /** `calls` authenticated calls (INVITE, 407, INVITE, 200, ACK, BYE) from user 1001 to 2000. */
 export function phoneCalls(sipPort: number, extra: Partial<SippOptions> = {}): Promise<SippResult> {
