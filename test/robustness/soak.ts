@@ -1,14 +1,13 @@
 /**
  * `make soak`: Pinhole under steady calls and registrations for SOAK_MINUTES (default 10), with
- * the mutation fuzzer running alongside at a longer count. Prints RSS at start and end (this
- * process and rtpengine), the call success rate, and REGISTER / OPTIONS latency p50/p99 in the
- * first and the last minute, so drift shows. Exits non-zero when fewer than 99 % of calls
- * succeed or Pinhole stops serving.
+ * the mutation fuzzer running alongside at a longer count and the RFC 4475/5118 corpus sent once
+ * a minute (UDP and TCP in turn). Prints RSS at start and end (this process and rtpengine), the
+ * call success rate, the corpus rounds, and REGISTER / OPTIONS latency p50/p99 in the first and
+ * the last minute, so drift shows. Exits non-zero when fewer than 99 % of calls succeed, a corpus
+ * message is handled otherwise than its manifest asks, or Pinhole stops serving.
  *
  * Knobs (environment): SOAK_MINUTES, SOAK_CALLS_PER_S (default 10), SOAK_REGISTERS_PER_S
- * (default 50), SOAK_FUZZ_COUNT (default 20000 per minute), FUZZ_SEED. The defaults are about
- * half of what this test machine sustained with the fuzzer alongside: 50 calls/s + 100
- * REGISTER/s completed only ~62 % of calls in a 30 s run, 10 + 50 completed 99.7 %.
+ * (default 50), SOAK_FUZZ_COUNT (default 20000 per minute), FUZZ_SEED.
  */
 import * as v8 from 'node:v8';
 import * as fs from 'node:fs';
@@ -17,6 +16,7 @@ import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { startPbxWithoutRtp } from '../support/answering-pbx';
 import { phoneCalls, settledHeapMb } from './support/calls';
+import { sendCorpus } from './support/corpus-run';
 import { fuzzSeed, runFuzz } from './support/fuzz';
 import { startRobustPinhole, USERS } from './support/robust-pinhole';
 import { optionsStatus, register, type Target } from './support/sip-probe';
@@ -30,6 +30,7 @@ const registersPerSecond = Number(process.env.SOAK_REGISTERS_PER_S ?? 50);
 const fuzzCount = Number(process.env.SOAK_FUZZ_COUNT ?? Math.round(20000 * minutes));
 const SOAK_USERS = 500;
 const WINDOW_MS = 60000;
+const CORPUS_INTERVAL_MS = 60000;
 
 interface Sample {
   at: number;
@@ -92,6 +93,25 @@ async function registrationLoad(target: Target, perSecond: number, until: number
   return { ok, failed };
 }
 
+/**
+ * The whole RFC 4475/5118 corpus once a minute, over UDP and TCP in turn. A minute apart, the
+ * previous round's transactions (kept 32 s) are gone, so the same branches count as new requests.
+ */
+async function corpusRounds(target: Target, until: number): Promise<{ rounds: number; wrong: string[] }> {
+  const wrong: string[] = [];
+  let rounds = 0;
+  while (Date.now() + CORPUS_INTERVAL_MS / 2 < until) {
+    const protocol = rounds % 2 === 0 ? 'udp' : 'tcp';
+    const result = await sendCorpus(protocol, target.host, target.port);
+    wrong.push(...result.wrong.map((w) => `${protocol} round ${rounds + 1}: ${w}`));
+    rounds += 1;
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(CORPUS_INTERVAL_MS, Math.max(0, until - Date.now()))),
+    );
+  }
+  return { rounds, wrong };
+}
+
 async function optionsProbe(target: Target, until: number, samples: Sample[]): Promise<number> {
   let failures = 0;
   while (Date.now() < until) {
@@ -131,7 +151,7 @@ async function main(): Promise<number> {
       timeoutMs: durationMs + 120000,
       extraArgs: ['-au', '1001', '-ap', 'secret1001', '-l', String(callsPerSecond * 10)],
     });
-    const [registrations, optionsFailures, fuzz, callResult] = await Promise.all([
+    const [registrations, optionsFailures, fuzz, callResult, corpus] = await Promise.all([
       registrationLoad(target, registersPerSecond, until, registerSamples),
       optionsProbe(target, until, optionsSamples),
       runFuzz({
@@ -144,6 +164,7 @@ async function main(): Promise<number> {
         perSecond: fuzzCount / (durationMs / 1000),
       }),
       calls,
+      corpusRounds(target, until),
     ]);
     const endedAt = Date.now();
     const attempted = callResult.successfulCalls + callResult.failedCalls;
@@ -153,6 +174,10 @@ async function main(): Promise<number> {
       `RSS at end:   pinhole ${rssMb(process.pid)}, rtpengine ${rssMb(pinhole.running.rtpengine?.pid)}`,
     );
     console.log(`calls: ${callResult.successfulCalls}/${attempted} succeeded (${successRate.toFixed(2)} %)`);
+    console.log(
+      `corpus: ${corpus.rounds} rounds (UDP and TCP in turn), ${corpus.wrong.length} messages handled otherwise than the manifests ask`,
+    );
+    for (const line of corpus.wrong.slice(0, 20)) console.log(`  ${line}`);
     if (callResult.failedCalls > 0) console.log(`first call failures:\n${callResult.errors.slice(0, 1500)}`);
     console.log(
       `call records by end: ${JSON.stringify(countBy(pinhole.records.map((r) => `${r.finalStatus} ${r.endReason}`)))}`,
@@ -186,7 +211,7 @@ async function main(): Promise<number> {
       `open ${SETTLE_MS / 1000} s later: ${JSON.stringify(pinhole.leftovers())}, transactions ${JSON.stringify(pinhole.running.sipServer?.stats().transactions)}`,
     );
     const healthy = (await optionsStatus(target)) === 200;
-    return successRate >= 99 && healthy ? 0 : 1;
+    return successRate >= 99 && healthy && corpus.wrong.length === 0 ? 0 : 1;
   } finally {
     await pbx.stop();
     await pinhole.stop();
