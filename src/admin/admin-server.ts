@@ -99,11 +99,12 @@ export async function startAdminServer(config: AdminConfig, sources: AdminSource
   };
   const onRefused = (refused: { status: number; reason: string }) => {
     metrics.observeRefused(refused);
-    // A 407 is the normal first step of an authenticated call, not a failure.
-    if (refused.status !== 407) history.add(true);
+    history.add(true);
   };
+  const onChallenged = () => metrics.observeChallenged();
   sources.b2bua.on('call-record', onRecord);
   sources.b2bua.on('call-refused', onRefused);
+  sources.b2bua.on('call-challenged', onChallenged);
   const events = new Set<http.ServerResponse>();
 
   const summary = async () => {
@@ -301,6 +302,7 @@ export async function startAdminServer(config: AdminConfig, sources: AdminSource
         clearInterval(ticker);
         sources.b2bua.off('call-record', onRecord);
         sources.b2bua.off('call-refused', onRefused);
+        sources.b2bua.off('call-challenged', onChallenged);
         for (const res of events) res.end();
         server.close(() => resolve());
         server.closeAllConnections();

@@ -19,6 +19,7 @@ export class PinholeMetrics {
   readonly registry = new Registry();
   private readonly callsEnded: Counter<'outcome' | 'reason'>;
   private readonly callsRefused: Counter<'status'>;
+  private readonly callsChallenged: Counter;
   private readonly setupSeconds: Histogram;
   private readonly mediaPackets: Counter<'leg'>;
   private readonly ngSeconds: Histogram<'command'>;
@@ -36,6 +37,11 @@ export class PinholeMetrics {
       name: 'pinhole_calls_ended_total',
       help: 'Calls that were routed and ended, by outcome (answered/failed) and end reason',
       labelNames: ['outcome', 'reason'],
+      registers,
+    });
+    this.callsChallenged = new Counter({
+      name: 'pinhole_calls_challenged_total',
+      help: 'INVITEs answered 407 for credentials (the first half of an authenticated call)',
       registers,
     });
     this.callsRefused = new Counter({
@@ -84,6 +90,10 @@ export class PinholeMetrics {
       const packets = (leg.media ?? []).reduce((sum, stream) => sum + stream.packets, 0);
       if (packets > 0) this.mediaPackets.inc({ leg: leg.side }, packets);
     }
+  }
+
+  observeChallenged(): void {
+    this.callsChallenged.inc();
   }
 
   observeRefused(refused: RefusedCall): void {

@@ -67,7 +67,7 @@ export interface RefusedCall {
 /**
  * The calling half of Pinhole: admits INVITEs (PBX by network, phones by credentials or flow),
  * routes them by the operator's rules and runs each as a Call. Emits `call-record` per ended call
- * and `call-refused` per INVITE turned away before routing.
+ * and `call-refused` per INVITE turned away before routing (`call-challenged` for a 407).
  */
 export class B2bua extends EventEmitter {
   private readonly gate: CallerGate;
@@ -270,8 +270,11 @@ export class B2bua extends EventEmitter {
     headers: Record<string, string> = {},
   ): void {
     // A 407 is the first half of every authenticated call, not a refusal.
-    if (status !== 407) this.counters.refused += 1;
-    this.emit('call-refused', { status, reason: detail ?? reason });
+    if (status === 407) this.emit('call-challenged');
+    else {
+      this.counters.refused += 1;
+      this.emit('call-refused', { status, reason: detail ?? reason });
+    }
     if (detail)
       this.options.logger.info('INVITE refused', {
         callId: req.get('Call-ID'),
