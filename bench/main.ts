@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { rtpengineOpenFiles } from '../src/nat/rtpengine-process';
 import { isUdpPortFree } from '../test/support/ports';
 import { newestProfile, topSelfTime, type HotFunction } from './lib/cpu-profile';
 import { ProcessSet } from './lib/processes';
@@ -80,11 +81,23 @@ async function checkPortsFree(systems: EdgeSystem[]): Promise<void> {
       throw new Error(`UDP port ${port} is in use: is another bench (or a Pinhole) running?`);
 }
 
+/** rtpengine's own sockets, log and ng control beside the four per call. */
+const RTPENGINE_SPARE_FILES = 200;
+
 const clamp = (value: number, min: number, max: number) => Math.max(min, Math.min(max, Math.round(value)));
 
 async function main(): Promise<void> {
   const quick = flag('quick');
   const settings: BenchSettings = { ...(quick ? QUICK : FULL) };
+  const openFiles = rtpengineOpenFiles();
+  const fittingCalls = openFiles === null ? Infinity : Math.floor((openFiles - RTPENGINE_SPARE_FILES) / 4);
+  if (fittingCalls < settings.concurrentCalls) {
+    process.stdout.write(
+      `rtpengine may open ${openFiles} files here (about 4 per call): measuring ` +
+        `${fittingCalls} calls up instead of ${settings.concurrentCalls}\n`,
+    );
+    settings.concurrentCalls = fittingCalls;
+  }
   const systems = systemsToRun();
   await checkPortsFree(systems);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pinhole-bench-'));

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client } from 'rtpengine-client';
-import { rtpengineArgs } from '../../src/nat/rtpengine-process';
+import { rtpengineArgs, rtpengineCommand } from '../../src/nat/rtpengine-process';
 import { isUdpPortFree } from '../../test/support/ports';
 import { descendantsOf, sleep, waitFor, type ProcessSet } from '../lib/processes';
 import {
@@ -46,12 +46,14 @@ export class KamailioEdge implements EdgeSystem {
   async start(procs: ProcessSet, network: BenchNetwork, options: EdgeStartOptions): Promise<RunningEdge> {
     if (await ngAnswers(KAMAILIO_NG_PORT))
       throw new Error(`something already answers ng on ${KAMAILIO_NG_PORT}`);
-    const rtpengine = procs.spawn(
-      'rtpengine (kamailio)',
+    // Started the way Pinhole starts its own (same arguments, open-files limit and death signal).
+    const [command, args] = rtpengineCommand(
       '/usr/bin/rtpengine',
       rtpengineArgs({ ...RTPENGINE, ng: { host: LOOPBACK, port: KAMAILIO_NG_PORT } }),
-      { logFile: path.join(options.workDir, `kamailio-rtpengine-${options.mode}.log`) },
     );
+    const rtpengine = procs.spawn('rtpengine (kamailio)', command, args, {
+      logFile: path.join(options.workDir, `kamailio-rtpengine-${options.mode}.log`),
+    });
     await waitFor(() => !rtpengine.isRunning() || ngAnswers(KAMAILIO_NG_PORT), 10_000, 'rtpengine ng');
     const defines = [
       `SIP_LISTEN=udp:${LOOPBACK}:${this.sipPort}`,

@@ -137,7 +137,7 @@ export class RtpengineProcess extends EventEmitter {
 
   private async launch(): Promise<void> {
     const { logger } = this.options;
-    const [command, args] = withParentDeathSignal(this.options.binary, rtpengineArgs(this.options));
+    const [command, args] = rtpengineCommand(this.options.binary, rtpengineArgs(this.options));
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const startedAt = Date.now();
@@ -199,13 +199,62 @@ export class RtpengineProcess extends EventEmitter {
 }
 
 const SETPRIV = '/usr/bin/setpriv';
+const PRLIMIT = '/usr/bin/prlimit';
+/** What Debian's rtpengine-daemon unit allows (LimitNOFILE): every relayed port is a socket. */
+export const RTPENGINE_OPEN_FILES = 150_000;
+const CAP_SYS_RESOURCE = 24;
 
 /**
- * Runs rtpengine under util-linux's setpriv with a parent-death signal, so a Pinhole killed with
- * SIGKILL (the OOM killer, kill -9) takes its rtpengine along instead of leaving it holding the ng
- * port, which would stop the next Pinhole from starting its own.
+ * The command that runs rtpengine as Pinhole wants it: under util-linux's setpriv with a
+ * parent-death signal, so a Pinhole killed with SIGKILL (the OOM killer, kill -9) takes its
+ * rtpengine along instead of leaving it holding the ng port; and under prlimit with as many open
+ * files as the system lets us give, since rtpengine holds about four sockets per call and the
+ * usual 1024 (or a container's 20000) would cap it at a few hundred (or 5,000) calls.
  */
-export function withParentDeathSignal(binary: string, args: string[]): [string, string[]] {
-  if (!fs.existsSync(SETPRIV)) return [binary, args];
-  return [SETPRIV, ['--pdeathsig', 'KILL', '--', binary, ...args]];
+export function rtpengineCommand(binary: string, args: string[]): [string, string[]] {
+  let command: [string, string[]] = [binary, args];
+  if (fs.existsSync(SETPRIV)) command = [SETPRIV, ['--pdeathsig', 'KILL', '--', binary, ...args]];
+  const limits = openFilesLimits();
+  const target = limits && grantableOpenFiles(limits.hard);
+  if (target && target > limits.soft && fs.existsSync(PRLIMIT))
+    command = [PRLIMIT, [`--nofile=${target}:${target}`, '--', command[0], ...command[1]]];
+  return command;
+}
+
+/** The open-files limit an rtpengine started by this process can get. */
+export function rtpengineOpenFiles(): number | null {
+  const limits = openFilesLimits();
+  return limits && Math.max(limits.soft, grantableOpenFiles(limits.hard));
+}
+
+/** Above the hard limit only with CAP_SYS_RESOURCE (root in a container may lack it). */
+function grantableOpenFiles(hard: number): number {
+  if (!hasCapability(CAP_SYS_RESOURCE)) return hard;
+  return Math.max(hard, Math.min(RTPENGINE_OPEN_FILES, readNumber('/proc/sys/fs/nr_open') ?? hard));
+}
+
+function openFilesLimits(): { soft: number; hard: number } | null {
+  const text = readText('/proc/self/limits');
+  const match = text && /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(text);
+  if (!match) return null;
+  const value = (field: string) => (field === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(field));
+  return { soft: value(match[1]), hard: value(match[2]) };
+}
+
+function hasCapability(bit: number): boolean {
+  const match = /^CapEff:\s+([0-9a-f]+)$/m.exec(readText('/proc/self/status') ?? '');
+  return match !== null && ((BigInt(`0x${match[1]}`) >> BigInt(bit)) & 1n) === 1n;
+}
+
+function readNumber(file: string): number | null {
+  const value = Number(readText(file)?.trim());
+  return Number.isFinite(value) && value > 0 ? value : null;
+}
+
+function readText(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
 }
