@@ -91,7 +91,8 @@ const program = new Command()
       return;
     }
     const logger = createLogger(config.log.level);
-    const starting = startPinhole(config, configDir, logger);
+    // A SIP server thread that died is a bug; exiting lets systemd (Restart=on-failure) restart us.
+    const starting = startPinhole(config, configDir, logger, { onSipServerLost: () => process.exit(1) });
     // Before startup finishes, so a signal during it still stops what has started (rtpengine).
     onLifecycleSignals(starting, opts.config, (message) => logger.info(message));
     await starting;

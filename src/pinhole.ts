@@ -9,18 +9,19 @@ import { B2bua, pbxNetworks } from './b2bua';
 import { RoutingWatcher } from './b2bua/routing';
 import { parseHostPort } from './config/host-port';
 import type { PinholeConfig } from './config/schema';
-import { Guard } from './guard';
+import type { GuardStats } from './guard';
 import type { Logger } from './logging';
 import { parseNgAddress, RtpenginePool, type NgSample } from './nat/rtpengine-pool';
 import { RtpengineProcess } from './nat/rtpengine-process';
 import { createRegistrar, type Registrar } from './registrar';
 import { UserDirectory } from './registrar/users';
-import { EmbeddedSipServer } from './sipserver';
+import { startEmbeddedSipServer, type RunningSipServer } from './sip-host';
 import { startSoftphoneServer, type SoftphoneServer } from './web/softphone-server';
 
 export interface RunningPinhole {
   srf: Srf;
-  sipServer: EmbeddedSipServer | null;
+  /** The embedded SIP server; null with an external drachtio-server. */
+  sipServer: RunningSipServer | null;
   registrar: Registrar;
   b2bua: B2bua;
   routing: RoutingWatcher;
@@ -29,14 +30,22 @@ export interface RunningPinhole {
   rtpengine: RtpengineProcess | null;
   softphone: SoftphoneServer | null;
   admin: AdminServer | null;
-  /** Flood protection in the embedded SIP server; null with an external drachtio-server. */
-  guard: Guard | null;
+  /** Flood protection in the embedded SIP server (bans, locked users); null with a drachtio-server. */
+  guardStats(): Promise<GuardStats | null>;
   /** SIGTERM: refuse new calls, let calls end up to shutdown.drainSeconds, hang up the rest, stop. */
   drain(): Promise<void>;
   /** SIGHUP: applies what can change safely while running (log level, routing, users). */
   reload(next: PinholeConfig): void;
   stop(): Promise<void>;
 }
+
+export interface PinholeHooks {
+  /** The embedded SIP server's thread ended on its own (a bug): the CLI exits so it is restarted. */
+  onSipServerLost?(err: Error): void;
+}
+
+/** How fresh the SIP server's counters in the admin API and metrics are, with a worker thread. */
+const SIP_STATS_INTERVAL_MS = 500;
 
 const VERSION = (
   JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as {
@@ -52,6 +61,7 @@ export async function startPinhole(
   config: PinholeConfig,
   configDir: string,
   logger: Logger,
+  hooks: PinholeHooks = {},
 ): Promise<RunningPinhole> {
   // First, so a bad users file or an unreachable store stops startup before any port is bound.
   const registrar = await createRegistrar(
@@ -87,8 +97,7 @@ export async function startPinhole(
       localNetworks: [...config.registrar.localNetworks, ...(config.media?.localNetworks ?? [])],
       logger: logger.child({ component: 'b2bua' }),
     });
-    let sipServer: EmbeddedSipServer | null = null;
-    let guard: Guard | null = null;
+    let sipServer: RunningSipServer | null = null;
     let target: { host: string; port: number; secret: string };
     if (config.sip.server === 'embedded') {
       const secret = config.sip.control.secret ?? randomBytes(18).toString('base64url');
@@ -98,27 +107,29 @@ export async function startPinhole(
             key: fs.readFileSync(path.resolve(configDir, config.sip.tls.key)),
           }
         : undefined;
-      const newGuard = new Guard(
-        { ...config.guard, trusted: [...config.guard.trusted, ...pbxNetworks(config.pbx)] },
-        logger.child({ component: 'guard' }),
+      const started = await startEmbeddedSipServer(
+        {
+          listen: config.sip.listen,
+          control: { host: config.sip.control.host, port: config.sip.control.port, secret },
+          advertise: config.sip.advertise,
+          timers: config.sip.timers,
+          tls,
+          maxMessageSize: config.sip.maxMessageSize,
+          idleTimeoutMs: config.sip.idleTimeoutSeconds * 1000,
+          guard: { ...config.guard, trusted: [...config.guard.trusted, ...pbxNetworks(config.pbx)] },
+          logLevel: config.log.level,
+          statsIntervalMs: SIP_STATS_INTERVAL_MS,
+        },
+        config.sip.thread,
+        logger,
+        (err) => {
+          logger.error('the SIP server thread ended: SIP is down', { error: err.message });
+          hooks.onSipServerLost?.(err);
+        },
       );
-      guard = newGuard;
-      undo.push(() => newGuard.close());
-      sipServer = new EmbeddedSipServer({
-        guard,
-        listen: config.sip.listen,
-        control: { host: config.sip.control.host, port: config.sip.control.port, secret },
-        advertise: config.sip.advertise,
-        timers: config.sip.timers,
-        tls,
-        maxMessageSize: config.sip.maxMessageSize,
-        idleTimeoutMs: config.sip.idleTimeoutSeconds * 1000,
-        logger: logger.child({ component: 'sipserver' }),
-      });
-      await sipServer.start();
-      const started = sipServer;
+      sipServer = started;
       undo.push(() => started.stop());
-      target = { ...sipServer.controlAddress, secret };
+      target = { ...started.controlAddress, secret };
     } else {
       target = config.sip.server;
     }
@@ -179,7 +190,11 @@ export async function startPinhole(
       rtpengine,
       softphone,
       admin,
-      guard,
+      guardStats: async () => {
+        if (!sipServer) return null;
+        await sipServer.refreshStats();
+        return sipServer.guardStats();
+      },
       stop,
       async drain() {
         draining = true;

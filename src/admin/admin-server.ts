@@ -7,7 +7,7 @@ import { parseHostPort } from '../config/host-port';
 import type { Logger } from '../logging';
 import type { RtpenginePool } from '../nat/rtpengine-pool';
 import { flowTransport, type Registrar } from '../registrar';
-import type { EmbeddedSipServer } from '../sipserver';
+import type { RunningSipServer } from '../sip-host';
 import type { AdminConfig } from './config';
 import { CallHistory } from './history';
 import { PinholeMetrics } from './metrics';
@@ -15,7 +15,7 @@ import { NatObservations } from './nat-observations';
 import { callRow, registrationPage, type CallRow } from './views';
 
 export interface AdminSources {
-  sipServer: EmbeddedSipServer | null;
+  sipServer: RunningSipServer | null;
   registrar: Registrar;
   b2bua: B2bua;
   ngPool: RtpenginePool | null;
@@ -108,6 +108,7 @@ export async function startAdminServer(config: AdminConfig, sources: AdminSource
   const events = new Set<http.ServerResponse>();
 
   const summary = async () => {
+    await sources.sipServer?.refreshStats();
     const bindings = await sources.registrar.bindings();
     const byTransport: Record<string, number> = {};
     let natted = 0;

@@ -2,10 +2,11 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { B2bua, CallRecord, RefusedCall } from '../b2bua';
 import type { NgSample, RtpenginePool } from '../nat/rtpengine-pool';
 import { flowTransport, type Registrar } from '../registrar';
-import type { EmbeddedSipServer, MessageCounts } from '../sipserver';
+import type { RunningSipServer } from '../sip-host';
+import type { MessageCounts } from '../sipserver';
 
 export interface MetricSources {
-  sipServer: EmbeddedSipServer | null;
+  sipServer: RunningSipServer | null;
   registrar: Registrar;
   b2bua: B2bua;
   ngPool: RtpenginePool | null;
@@ -100,7 +101,9 @@ export class PinholeMetrics {
     this.callsRefused.inc({ status: String(refused.status) });
   }
 
-  text(): Promise<string> {
+  async text(): Promise<string> {
+    // From a worker thread the SIP counters would otherwise be up to half a second old.
+    await this.sources.sipServer?.refreshStats();
     return this.registry.metrics();
   }
 

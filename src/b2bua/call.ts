@@ -499,7 +499,8 @@ export class Call {
     }
     this.bridge(aDialog, 'caller');
     this.bridge(dialog, 'callee');
-    this.log.info('call answered', {
+    // The call record at the end carries the same facts; at info this was a third line per call.
+    this.log.debug('call answered', {
       target: attempt.fork.uri,
       setupMs: this.answeredAt - this.startedAt,
       anchored: attempt.media.anchoring?.anchor ?? false,

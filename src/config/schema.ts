@@ -134,6 +134,11 @@ export const configSchema = z
         tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
         maxMessageSize: z.number().int().min(1024).max(1_048_576).default(65535),
         idleTimeoutSeconds: z.number().int().positive().default(3600),
+        /**
+         * `worker`: the embedded server runs in its own thread, so SIP parsing, timers and socket
+         * writes use a second core beside the app's thread. `main`: in the app's thread.
+         */
+        thread: z.enum(['worker', 'main']).default('worker'),
       })
       .strict()
       .default({
@@ -143,6 +148,7 @@ export const configSchema = z
         timers: { t1: 500, t2: 4000, t4: 5000 },
         maxMessageSize: 65535,
         idleTimeoutSeconds: 3600,
+        thread: 'worker',
       }),
     registrar: registrarSchema.default(registrarDefaults),
     pbx: pbxSchema.default({ networks: [] }),

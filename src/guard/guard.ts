@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { NetworkSet } from '../nat/network-set';
-import type { Logger } from '../logging';
 import { parseCidr } from '../nat/address-class';
-import type { Admission, InboundGuard } from '../sipserver';
+import type { Admission, InboundGuard, WireLogger } from '../sipserver';
 import type { SipRequest } from '../sipserver/message';
 import type { Flow } from '../sipserver/transport/types';
 import type { GuardConfig } from './config';
@@ -127,7 +126,7 @@ export class Guard extends EventEmitter implements InboundGuard {
 
   constructor(
     private readonly config: GuardConfig,
-    private readonly logger: Logger,
+    private readonly logger: WireLogger,
     options: GuardOptions = {},
   ) {
     super();

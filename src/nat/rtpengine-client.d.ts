@@ -1,5 +1,6 @@
 /** The parts of npm rtpengine-client 0.4 that Pinhole uses; the package ships no types. */
 declare module 'rtpengine-client' {
+  import type { Socket } from 'node:dgram';
   import { EventEmitter } from 'node:events';
 
   export interface NgDestination {
@@ -18,6 +19,8 @@ declare module 'rtpengine-client' {
     query(destination: NgDestination, options: object): Promise<NgResponse>;
     statistics(destination: NgDestination, options: object): Promise<NgResponse>;
     close(): void;
+    /** The UDP socket, bound in the constructor. */
+    readonly socket: Socket;
   }
 
   export class RtpEngineError extends Error {}

@@ -93,6 +93,7 @@ export class RtpenginePool {
     this.members = endpoints.map((endpoint) => {
       const destination = typeof endpoint === 'string' ? parseNgAddress(endpoint) : endpoint;
       const client = new Client({ timeout: options.timeoutMs });
+      client.socket.once('listening', () => widenReceiveBuffer(client));
       // Late replies after a timeout are emitted as 'error'; unhandled they would kill the process.
       client.on('error', (err: Error) => this.onClientError(err));
       return { name: `${destination.host}:${destination.port}`, destination, client, healthy: true };
@@ -292,4 +293,19 @@ export function legStats(reply: NgResponse): LegStats[] {
       }),
     ),
   }));
+}
+
+/**
+ * Offer and answer replies carry whole SDPs; when Pinhole's thread is busy for a moment (a GC
+ * pause under load) the kernel's default 208 KB queue overflowed and calls failed with "no
+ * rtpengine answered" although rtpengine had. The kernel caps this at net.core.rmem_max.
+ */
+const NG_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+function widenReceiveBuffer(client: Client): void {
+  try {
+    client.socket.setRecvBufferSize(NG_RECEIVE_BUFFER_BYTES);
+  } catch {
+    // Only a socket already closed refuses; the default size still works.
+  }
 }

@@ -319,7 +319,8 @@ export class Registrar {
     if (outcome.bindings.length > 0) this.ownAors.add(parsed.aor);
     else this.ownAors.delete(parsed.aor);
     if (changed)
-      this.options.logger.info('registration', {
+      // A refresh from where the phone already was is routine (every minute per NATed UDP phone).
+      this.options.logger[isRefresh(current, outcome.bindings) ? 'debug' : 'info']('registration', {
         aor: parsed.aor,
         bindings: outcome.bindings.length,
         source: `${flow.protocol}:${flow.sourceAddress}:${flow.sourcePort}`,
@@ -472,4 +473,22 @@ function sendReply(res: unknown, reply: RegisterReply): void {
   const headers: Record<string, string> = {};
   for (const [name, values] of Object.entries(reply.headers)) headers[name] = values.join(`\r\n${name}: `);
   (res as ReplySink).send(reply.status, reply.reason, { headers });
+}
+
+/** The same contacts as before, each still reached over the same flow. */
+function isRefresh(before: readonly Binding[], after: readonly Binding[]): boolean {
+  if (before.length !== after.length) return false;
+  return after.every((binding) => {
+    const previous = before.find((b) => b.contact === binding.contact);
+    return previous !== undefined && sameFlow(previous.flow, binding.flow);
+  });
+}
+
+function sameFlow(a: BindingFlow, b: BindingFlow): boolean {
+  return (
+    a.sourceAddress === b.sourceAddress &&
+    a.sourcePort === b.sourcePort &&
+    a.protocol === b.protocol &&
+    a.connection === b.connection
+  );
 }

@@ -8,3 +8,4 @@ export {
 export type { MessageCounts } from './core/message-tally';
 export { parseListenUrl } from './transport/listen-url';
 export type { TimerSettings } from './transaction/timers';
+export type { WireLogger } from './wire/logger';

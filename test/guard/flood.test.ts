@@ -11,7 +11,6 @@
  */
 import * as assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
-import type { Guard } from '../../src/guard';
 import { startPbxWithoutRtp } from '../support/answering-pbx';
 import { startTestPinhole, type TestPinhole } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
@@ -109,8 +108,6 @@ describe('flood and scanner protection (issue 10)', function () {
     const pbxPort = await allocatePort();
     // Defaults, except that loopback (where this test's flood comes from) is not trusted.
     pinhole = await startTestPinhole({ pbxPort, guard: { trusted: [] } });
-    const guard = pinhole.running.guard as Guard;
-    assert.ok(guard, 'startPinhole exposes the guard');
     const remote = `127.0.0.1:${pinhole.sipPort}`;
     pbx = await startPbxWithoutRtp(pbxPort);
     const registerPort = await allocatePort();
@@ -176,7 +173,8 @@ describe('flood and scanner protection (issue 10)', function () {
       `registrations: ${registerResult.successfulCalls}/${LEGIT_REGISTRATIONS}\n${registerResult.errors.slice(-4000)}`,
     );
 
-    const stats = guard.stats();
+    const stats = (await pinhole.running.guardStats())!;
+    assert.ok(stats, 'startPinhole exposes the guard');
     const banned = new Map(stats.bans.map((b) => [b.source, b.reason]));
     assert.deepEqual(
       Object.fromEntries([...banned].sort()),
@@ -193,7 +191,10 @@ describe('flood and scanner protection (issue 10)', function () {
       stats.lockedUsers.map((l) => l.user),
       ['1002'],
     );
-    assert.ok(pinhole.running.sipServer!.stats().guarded > 1000, 'the flood was turned away by the guard');
+    assert.ok(
+      (await pinhole.running.sipServer!.refreshStats()).guarded > 1000,
+      'the flood was turned away by the guard',
+    );
     // Memory: only the sources seen are tracked, and the process did not grow out of bounds.
     assert.ok(stats.trackedSources <= 8, `tracked sources: ${stats.trackedSources}`);
     const grownMb = (process.memoryUsage().rss - rssBefore) / 1e6;

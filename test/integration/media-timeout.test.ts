@@ -69,6 +69,7 @@ describe('calls whose media stops (calls.mediaTimeoutSeconds)', function () {
     assert.ok(endedAfter >= 1500 && endedAfter < 6000, `ended ${endedAfter} ms after the audio stopped`);
     // No dialog left: the PBX answered its BYE too.
     await delay(200);
+    await pinhole.running.sipServer!.refreshStats();
     assert.deepEqual(pinhole.leftovers(), { calls: 0, media: 0, dialogs: 0 });
     console.log(`      silent call ended ${endedAfter} ms after the last packet (timeout 2 s)`);
   });

@@ -28,7 +28,7 @@ for (const protocol of ['udp', 'tcp'] as WireProtocol[]) {
       const { messages, wrong } = await sendCorpus(protocol, PHONE_IP, pinhole.sipPort);
       assert.equal(messages.length, rfc4475().length + rfc5118().length, 'every manifest entry is sent');
       assert.deepEqual(wrong, [], wrong.join('\n'));
-      const stats = pinhole.running.sipServer!.stats();
+      const stats = await pinhole.running.sipServer!.refreshStats();
       const rejected = messages.filter((m) => m.handling.kind !== 'answer').length;
       assert.ok(
         stats.badInput > 0 && stats.badInput <= rejected,

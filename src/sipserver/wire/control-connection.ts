@@ -36,6 +36,7 @@ export class ControlConnection extends EventEmitter {
   private readonly routes = new Set<string>();
   private readonly decoder = new FrameDecoder();
   private closed = false;
+  private corked = false;
 
   constructor(
     private readonly socket: Socket,
@@ -80,7 +81,16 @@ export class ControlConnection extends EventEmitter {
 
   private write(payload: string): void {
     if (this.closed) return;
-    this.socket.write(encodeFrame(payload));
+    if (!this.corked) {
+      // Frames written in one turn of the event loop leave in one writev, not a syscall each.
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(encodeFrame(payload), 'utf8');
   }
 
   private onData(chunk: Buffer): void {

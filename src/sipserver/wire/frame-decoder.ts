@@ -38,7 +38,7 @@ export class FrameDecoder {
 
 export class FrameError extends Error {}
 
-export function encodeFrame(payload: string): Buffer {
-  const body = Buffer.from(payload, 'utf8');
-  return Buffer.concat([Buffer.from(`${body.length}#`, 'latin1'), body]);
+/** The length prefix counts UTF-8 bytes; the socket encodes the string once, on write. */
+export function encodeFrame(payload: string): string {
+  return `${Buffer.byteLength(payload, 'utf8')}#${payload}`;
 }

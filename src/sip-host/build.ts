@@ -1,0 +1,24 @@
+import { Guard } from '../guard';
+import { EmbeddedSipServer, type WireLogger } from '../sipserver';
+import type { SipThreadSetup } from './protocol';
+
+/** The embedded server and the guard in front of it, as configured; not started yet. */
+export function buildSipServer(
+  setup: SipThreadSetup,
+  loggers: { server: WireLogger; guard: WireLogger },
+): { server: EmbeddedSipServer; guard: Guard | null } {
+  const guard = setup.guard ? new Guard(setup.guard, loggers.guard) : null;
+  const server = new EmbeddedSipServer({
+    listen: setup.listen,
+    control: setup.control,
+    advertise: setup.advertise,
+    timers: setup.timers,
+    // From a worker's setup, structured cloning has turned the Buffers into plain Uint8Arrays.
+    tls: setup.tls && { cert: Buffer.from(setup.tls.cert), key: Buffer.from(setup.tls.key) },
+    maxMessageSize: setup.maxMessageSize,
+    idleTimeoutMs: setup.idleTimeoutMs,
+    logger: loggers.server,
+    guard: guard ?? undefined,
+  });
+  return { server, guard };
+}
