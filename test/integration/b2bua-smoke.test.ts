@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { startPbxWithoutRtp } from '../support/answering-pbx';
 import { eventually } from '../support/embedded';
+import { SipServerThread } from '../../src/sip-host/sip-server-thread';
 import { PBX_IP, startTestPinhole, type TestPinhole } from '../support/pinhole';
 import { allocatePort } from '../support/ports';
 import { parseMessageLog, runSipp, startSippServer, type SippServer } from '../support/sipp';
@@ -20,34 +21,36 @@ describe('B2BUA with existing scenarios', function () {
   });
 
   describe('phone -> Pinhole -> PBX', () => {
-    it('completes an authenticated call phone -> PBX and leaves nothing behind', async () => {
-      const pbxPort = await allocatePort();
-      pinhole = await startTestPinhole({ pbxPort });
-      pbx = await startPbxWithoutRtp(pbxPort);
-      const phone = await runSipp({
-        scenario: 'uac-call-auth.xml',
-        remote: `127.0.0.1:${pinhole.sipPort}`,
-        localPort: await allocatePort(),
-        service: '2000',
-        keys: { caller: '1001' },
-        extraArgs: ['-au', '1001', '-ap', 'secret1001'],
+    for (const thread of ['worker', 'main'] as const)
+      it(`completes an authenticated call phone -> PBX and leaves nothing behind (sip.thread: ${thread})`, async () => {
+        const pbxPort = await allocatePort();
+        pinhole = await startTestPinhole({ pbxPort, thread });
+        assert.equal(pinhole.running.sipServer instanceof SipServerThread, thread === 'worker');
+        pbx = await startPbxWithoutRtp(pbxPort);
+        const phone = await runSipp({
+          scenario: 'uac-call-auth.xml',
+          remote: `127.0.0.1:${pinhole.sipPort}`,
+          localPort: await allocatePort(),
+          service: '2000',
+          keys: { caller: '1001' },
+          extraArgs: ['-au', '1001', '-ap', 'secret1001'],
+        });
+        assert.equal(phone.successfulCalls, 1, phone.messages + phone.errors);
+        const pbxSide = await pbx.stop();
+        pbx = undefined;
+        const received = parseMessageLog(pbxSide.messages).filter((m) => m.direction === 'received');
+        const invite = received.find((m) => m.text.startsWith('INVITE'));
+        assert.ok(invite, pbxSide.messages);
+        assert.match(invite.text, /^INVITE sip:2000@127\.0\.0\.2:/);
+        await eventually(() => pinhole!.records.length === 1, 'the call record');
+        const record = pinhole.records[0];
+        assert.equal(record.finalStatus, 200);
+        assert.equal(record.endReason, 'caller-bye');
+        await eventually(() => {
+          const left = pinhole!.leftovers();
+          return left.calls === 0 && left.media === 0 && left.dialogs === 0;
+        }, 'calls, media sessions and dialogs to be released');
       });
-      assert.equal(phone.successfulCalls, 1, phone.messages + phone.errors);
-      const pbxSide = await pbx.stop();
-      pbx = undefined;
-      const received = parseMessageLog(pbxSide.messages).filter((m) => m.direction === 'received');
-      const invite = received.find((m) => m.text.startsWith('INVITE'));
-      assert.ok(invite, pbxSide.messages);
-      assert.match(invite.text, /^INVITE sip:2000@127\.0\.0\.2:/);
-      await eventually(() => pinhole!.records.length === 1, 'the call record');
-      const record = pinhole.records[0];
-      assert.equal(record.finalStatus, 200);
-      assert.equal(record.endReason, 'caller-bye');
-      await eventually(() => {
-        const left = pinhole!.leftovers();
-        return left.calls === 0 && left.media === 0 && left.dialogs === 0;
-      }, 'calls, media sessions and dialogs to be released');
-    });
   });
 
   describe('without digest users: phones proven by their registered flow', () => {

@@ -46,6 +46,8 @@ export interface TestPinholeOptions {
   admin?: boolean | { token: string };
   /** The `guard:` config section (flood protection); defaults apply when absent. */
   guard?: unknown;
+  /** `sip.thread`: the embedded server in a worker thread (the default) or the app's thread. */
+  thread?: 'worker' | 'main';
 }
 
 export interface TestPinhole {
@@ -81,6 +83,7 @@ export async function startTestPinhole(options: TestPinholeOptions): Promise<Tes
         `tcp://${PHONE_IP}:${sipPort}`,
         `udp://${INTERNAL_IP}:${sipPort}`,
       ],
+      thread: options.thread,
     },
     registrar: {
       domain: REALM,
