@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildSipServer } from './build';
+import { IdleCollector } from './idle-collector';
 import type { FromSipThread, LogLevel, SipThreadSetup, ToSipThread } from './protocol';
 
 const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
@@ -48,6 +49,14 @@ const loggers = [new ThreadLogger(setup.logLevel, 'sipserver'), new ThreadLogger
 const [serverLogger, guardLogger] = loggers;
 const { server, guard } = buildSipServer(setup, { server: serverLogger, guard: guardLogger });
 
+const idleCollector = new IdleCollector(() => {
+  const stats = server.stats();
+  return {
+    messages: stats.requestsReceived + stats.responsesReceived,
+    transactions: stats.transactions.server + stats.transactions.client,
+  };
+});
+
 const sendStats = (id?: number) =>
   post({ type: 'stats', id, stats: server.stats(), guard: guard?.stats() ?? null });
 let statsTimer: NodeJS.Timeout | null = null;
@@ -62,6 +71,7 @@ port.on('message', (message: ToSipThread) => {
       break;
     case 'stop':
       if (statsTimer) clearInterval(statsTimer);
+      idleCollector.stop();
       guard?.close();
       void server.stop().finally(() => post({ type: 'stopped' }));
       break;
@@ -77,6 +87,7 @@ server.start().then(
       listeningPoints: server.listeningPoints,
     });
     statsTimer = setInterval(() => sendStats(), setup.statsIntervalMs);
+    idleCollector.start();
   },
   (err: Error) => {
     guard?.close();

@@ -119,7 +119,7 @@ export class UacCore {
     const txnId = randomUUID();
     const data = request.toBuffer();
     this.ctx.echo(app, msgId, data, target, txnId, dialog ? dialog.id : '');
-    const txn = this.ctx.transactions.createClientTransaction(request, target);
+    const txn = this.ctx.transactions.createClientTransaction(request, target, data);
     const entry: OutboundRequest = {
       txnId,
       app,

@@ -273,8 +273,8 @@ export class UasCore {
       entry.appTimer = null;
     }
     const deliver = () => {
-      txn.respond(response);
       const data = response.toBuffer();
+      txn.respond(response, data);
       if (reliable) this.startReliableProvisional(entry, data, response.body.length > 0);
       if (request.method === 'INVITE' && txn === entry.txn)
         this.afterInviteResponse(entry, dialog, status, data);

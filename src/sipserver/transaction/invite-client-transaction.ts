@@ -10,8 +10,8 @@ export class InviteClientTransaction extends ClientTransactionBase {
   private retransmitInterval = 0;
   private ackBytes: Buffer | null = null;
 
-  constructor(id: string, request: SipRequest, target: SendTarget, ctx: TransactionContext) {
-    super(id, request, target, ctx, 'calling');
+  constructor(id: string, request: SipRequest, target: SendTarget, ctx: TransactionContext, bytes?: Buffer) {
+    super(id, request, target, ctx, 'calling', bytes);
   }
 
   /** A CANCEL may be sent only once a provisional response arrived (RFC 3261 §9.1). */

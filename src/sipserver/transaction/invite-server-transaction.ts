@@ -18,18 +18,18 @@ export class InviteServerTransaction extends ServerTransactionBase {
     super(id, request, flow, ctx, 'proceeding');
   }
 
-  respond(response: SipResponse): boolean {
+  respond(response: SipResponse, bytes?: Buffer): boolean {
     const status = response.status;
     switch (this.state) {
       case 'proceeding':
-        this.sendResponse(response);
+        this.sendResponse(response, bytes);
         if (status >= 300) this.complete();
         else if (status >= 200) this.accept();
         return true;
       case 'accepted':
         // RFC 6026 §7.1: only the TU's 2xx retransmissions pass through Accepted.
         if (status < 200 || status >= 300) return false;
-        this.sendResponse(response);
+        this.sendResponse(response, bytes);
         return true;
       default:
         return false;

@@ -9,8 +9,8 @@ import { ClientTransactionBase, type TransactionContext } from './transaction';
 export class NonInviteClientTransaction extends ClientTransactionBase {
   private retransmitInterval = 0;
 
-  constructor(id: string, request: SipRequest, target: SendTarget, ctx: TransactionContext) {
-    super(id, request, target, ctx, 'trying');
+  constructor(id: string, request: SipRequest, target: SendTarget, ctx: TransactionContext, bytes?: Buffer) {
+    super(id, request, target, ctx, 'trying', bytes);
   }
 
   start(): void {

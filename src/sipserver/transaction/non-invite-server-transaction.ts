@@ -1,5 +1,6 @@
 import type { SipRequest, SipResponse } from '../message';
 import type { Flow } from '../transport/types';
+import { isRfc2543Key } from './matching';
 import { ServerTransactionBase, type TransactionContext } from './transaction';
 
 /**
@@ -11,14 +12,17 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
     super(id, request, flow, ctx, 'trying');
   }
 
-  respond(response: SipResponse): boolean {
+  respond(response: SipResponse, bytes?: Buffer): boolean {
     if (this.state !== 'trying' && this.state !== 'proceeding') return false;
-    this.sendResponse(response);
+    this.sendResponse(response, bytes);
     if (response.status < 200) {
       this.enter('proceeding');
     } else {
       this.enter('completed');
       this.lingerFor('J', this.reliable ? 0 : this.lifetime);
+      // An RFC 2543 request (no magic cookie) is matched by comparing it with the request and the
+      // response, so only RFC 3261 transactions can let them go.
+      if (!this.reliable && !isRfc2543Key(this.id)) this.keepOnlyLastBytes();
     }
     return true;
   }

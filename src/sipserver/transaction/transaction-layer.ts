@@ -109,15 +109,16 @@ export class TransactionLayer {
   }
 
   /** Starts a client transaction; the request must already carry its top Via with a branch. */
-  createClientTransaction(request: SipRequest, target: SendTarget): ClientTransaction {
+  /** `bytes`: the request as the caller already serialised it (else it is serialised here). */
+  createClientTransaction(request: SipRequest, target: SendTarget, bytes?: Buffer): ClientTransaction {
     if (request.method === 'ACK') throw new Error('an ACK is sent without a client transaction');
     const key = clientTransactionKey(request, request.method);
     if (key === null) throw new Error('request needs a top Via with a branch');
     if (this.clients.has(key)) throw new Error(`client transaction ${key} already exists`);
     const transaction =
       request.method === 'INVITE'
-        ? new InviteClientTransaction(key, request, target, this.ctx)
-        : new NonInviteClientTransaction(key, request, target, this.ctx);
+        ? new InviteClientTransaction(key, request, target, this.ctx, bytes)
+        : new NonInviteClientTransaction(key, request, target, this.ctx, bytes);
     this.clients.set(key, transaction);
     transaction.start();
     return transaction;

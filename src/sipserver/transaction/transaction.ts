@@ -42,6 +42,7 @@ export abstract class Transaction<
   Events extends ServerTransactionEvents & Record<keyof Events, unknown[]> = ServerTransactionEvents,
 > extends EventEmitter<Events> {
   private current: TransactionState;
+  private requestHeld: SipRequest | null;
   private readonly timers = new Map<TimerName, TimerHandle>();
   /** UDP needs retransmissions and absorbing timers; reliable transports do not. */
   protected readonly reliable: boolean;
@@ -49,18 +50,29 @@ export abstract class Transaction<
   protected constructor(
     /** The matching key, also used in logs. */
     readonly id: string,
-    readonly request: SipRequest,
+    request: SipRequest,
     protocol: Flow['protocol'],
     protected readonly ctx: TransactionContext,
     initialState: TransactionState,
   ) {
     super();
+    this.requestHeld = request;
     this.current = initialState;
     this.reliable = isReliable(protocol);
   }
 
   get state(): TransactionState {
     return this.current;
+  }
+
+  get request(): SipRequest {
+    if (this.requestHeld === null) throw new Error(`transaction ${this.id} no longer holds its request`);
+    return this.requestHeld;
+  }
+
+  /** For a transaction that from now on only matches by its id and resends bytes. */
+  protected releaseRequest(): void {
+    this.requestHeld = null;
   }
 
   /**
@@ -207,16 +219,29 @@ export abstract class ServerTransactionBase extends Transaction<ServerTransactio
     return this.last;
   }
 
-  /** Sends the TU's response and drives the state machine; false when the state ignores it. */
-  abstract respond(response: SipResponse): boolean;
+  /**
+   * Sends the TU's response and drives the state machine; false when the state ignores it.
+   * `bytes`: the response already serialised by the caller, so it is not serialised twice.
+   */
+  abstract respond(response: SipResponse, bytes?: Buffer): boolean;
 
   /** A retransmission of the request (or a retransmitted ACK) arrived. */
   abstract receiveRetransmission(): void;
 
-  protected sendResponse(response: SipResponse): void {
+  protected sendResponse(response: SipResponse, bytes = response.toBuffer()): void {
     this.last = response;
-    this.lastBytes = response.toBuffer();
+    this.lastBytes = bytes;
     this.transmit(this.lastBytes, responseTarget(this.flow));
+  }
+
+  /**
+   * Keeps only what absorbing retransmissions needs (the id, the flow, the final's bytes): in a
+   * REGISTER storm 64*T1 of finished transactions held their parsed request and response, about
+   * 4 KB each, hundreds of MB at a few thousand REGISTERs a second.
+   */
+  protected keepOnlyLastBytes(): void {
+    this.last = null;
+    this.releaseRequest();
   }
 
   protected resendLastResponse(): void {
@@ -236,9 +261,12 @@ export abstract class ClientTransactionBase extends Transaction<ClientTransactio
     readonly target: SendTarget,
     ctx: TransactionContext,
     initialState: TransactionState,
+    /** The request already serialised by the caller, if it was. */
+    bytes: Buffer | undefined,
   ) {
     super(id, request, target.protocol, ctx, initialState);
     this.route = target;
+    this.requestBytes = bytes ?? null;
   }
 
   /** Sends the request for the first time and starts the timers. */

@@ -31,21 +31,26 @@ describe('non-INVITE server transaction (RFC 3261 §17.2.2)', () => {
 
   it('moves trying → proceeding → completed, re-sending the last response on retransmissions', () => {
     const { tx, flow } = receive();
+    const request = tx.request;
     assert.equal(tx.state, 'trying');
     assert.deepEqual(layer.matchRequest(register(), flow), { kind: 'retransmission' });
     assert.deepEqual(statuses(), []);
 
-    assert.equal(tx.respond(makeResponse(tx.request, 100)), true);
+    assert.equal(tx.respond(makeResponse(request, 100)), true);
     assert.equal(tx.state, 'proceeding');
     layer.matchRequest(register(), flow);
     assert.deepEqual(statuses(), [100, 100]);
 
-    assert.equal(tx.respond(makeResponse(tx.request, 200)), true);
+    assert.equal(tx.respond(makeResponse(request, 200)), true);
     assert.equal(tx.state, 'completed');
     layer.matchRequest(register(), flow);
     assert.deepEqual(statuses(), [100, 100, 200, 200]);
-    assert.equal(tx.respond(makeResponse(tx.request, 500)), false);
-    assert.equal(tx.lastResponse?.status, 200);
+    assert.equal(tx.respond(makeResponse(request, 500)), false);
+    // Completed, it holds only the final's bytes: the parsed request and response are let go.
+    assert.equal(tx.lastResponse, null);
+    assert.throws(() => tx.request, /no longer holds its request/);
+    layer.matchRequest(register(), flow);
+    assert.deepEqual(statuses(), [100, 100, 200, 200, 200]);
   });
 
   it('keeps the final for Timer J (64*T1) on UDP, then forgets the transaction', () => {
