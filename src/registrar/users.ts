@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { parse } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ha1, type DigestAlgorithm } from './digest';
 
@@ -26,7 +26,7 @@ export class UserDirectory {
   private constructor(private readonly users: Map<string, UserSecrets>) {}
 
   static fromYaml(text: string, realm: string, file = 'users.yaml'): UserDirectory {
-    const result = usersSchema.safeParse(parse(text) ?? {});
+    const result = usersSchema.safeParse(readUsersYaml(text, file) ?? {});
     if (!result.success) {
       const issue = result.error.issues[0];
       throw new Error(`${file}: ${issue.path.join('.')}: ${issue.message}`);
@@ -57,4 +57,28 @@ export class UserDirectory {
   get size(): number {
     return this.users.size;
   }
+}
+
+/**
+ * The YAML document as plain data. The yaml library's own duplicate-key check compares every key
+ * with every other (20k users: 3.5 s; 100k: minutes, blocking SIP during a reload); one pass
+ * with a set finds the same mistake, with its line.
+ */
+function readUsersYaml(text: string, file: string): unknown {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: false, lineCounter });
+  const error = doc.errors[0];
+  if (error) throw new Error(`${file}: ${error.message}`);
+  if (isMap(doc.contents)) {
+    const seen = new Set<string>();
+    for (const { key } of doc.contents.items) {
+      const name = String(isScalar(key) ? key.value : key);
+      if (seen.has(name)) {
+        const line = isScalar(key) && key.range ? `line ${lineCounter.linePos(key.range[0]).line}: ` : '';
+        throw new Error(`${file}: ${line}user ${name} is listed twice`);
+      }
+      seen.add(name);
+    }
+  }
+  return doc.toJS();
 }

@@ -151,4 +151,18 @@ describe('DigestAuthenticator', () => {
   it('refuses a users file with a malformed ha1, naming the user', () => {
     assert.throws(() => UserDirectory.fromYaml('"9": {ha1: xyz}\n', realm), /9\.ha1|ha1/);
   });
+
+  it('refuses a user listed twice, with the line, and broken YAML with the reason', () => {
+    const twice = '"1": {password: a}\n"2": {password: b}\n"1": {password: c}\n';
+    assert.throws(() => UserDirectory.fromYaml(twice, realm), /users\.yaml: line 3: user 1 is listed twice/);
+    assert.throws(() => UserDirectory.fromYaml('"1": {password: a\n', realm), /users\.yaml: .+/);
+  });
+
+  it('reads a directory of 20,000 users, each with its secrets', () => {
+    const lines: string[] = [];
+    for (let n = 1; n <= 20_000; n++) lines.push(`u${n}: {ha1: "${String(n).padStart(32, '0')}"}`);
+    const directory = UserDirectory.fromYaml(lines.join('\n'), realm);
+    assert.equal(directory.size, 20_000);
+    assert.equal(directory.secrets('u20000')?.MD5, String(20_000).padStart(32, '0'));
+  });
 });
