@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { B2bua, CallRecord, RefusedCall } from '../b2bua';
 import type { NgSample, RtpenginePool } from '../nat/rtpengine-pool';
@@ -31,6 +32,7 @@ export class PinholeMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'pinhole_' });
     this.sipMessageCounters(registers);
     this.sipStateGauges(registers);
+    this.eventLoopGauge(registers);
     this.registrationGauge(registers);
     this.callGauges(registers);
     this.rtpengineGauges(registers);
@@ -192,6 +194,27 @@ export class PinholeMetrics {
       registers,
       collect() {
         this.set(sources.sipServer?.stats().transport.connectionsOpen ?? 0);
+      },
+    });
+  }
+
+  /** Busy share of each thread since the previous scrape: the first sign that a core is full. */
+  private eventLoopGauge(registers: Registry[]): void {
+    const { sources } = this;
+    let app = performance.eventLoopUtilization();
+    let sip = sources.sipServer?.eventLoopUtilization() ?? null;
+    new Gauge({
+      name: 'pinhole_event_loop_utilization',
+      help: 'Share of time each thread was busy since the previous scrape (app: calls and registrations; sip: the SIP server)',
+      labelNames: ['thread'],
+      registers,
+      collect() {
+        const appNow = performance.eventLoopUtilization();
+        this.set({ thread: 'app' }, performance.eventLoopUtilization(appNow, app).utilization);
+        app = appNow;
+        const since = sip && sources.sipServer?.eventLoopUtilization(sip);
+        if (since) this.set({ thread: 'sip' }, since.utilization);
+        sip = sources.sipServer?.eventLoopUtilization() ?? null;
       },
     });
   }

@@ -26,6 +26,7 @@ export async function startInThread(setup: SipThreadSetup, logger: Logger): Prom
     stats: () => server.stats(),
     refreshStats: () => Promise.resolve(server.stats()),
     guardStats: () => guard?.stats() ?? null,
+    eventLoopUtilization: () => null,
     async stop() {
       guard?.close();
       await server.stop();

@@ -1,3 +1,4 @@
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { GuardStats } from '../guard';
 import type { ServerStats } from '../sipserver';
 import type { ListeningPoint } from '../sipserver/transport/types';
@@ -13,5 +14,10 @@ export interface RunningSipServer {
   refreshStats(): Promise<ServerStats>;
   /** The guard's bans, locked users and tracked sources; null without a guard. */
   guardStats(): GuardStats | null;
+  /**
+   * How busy the SIP server's own thread is (cumulative, or since `previous`); null when it
+   * shares the app's thread.
+   */
+  eventLoopUtilization(previous?: EventLoopUtilization): EventLoopUtilization | null;
   stop(): Promise<void>;
 }

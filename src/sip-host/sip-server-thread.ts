@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { GuardStats } from '../guard';
@@ -87,6 +88,13 @@ export class SipServerThread extends EventEmitter {
   /** The guard's bans and tracked sources, as last sent by the thread. */
   guardStats(): GuardStats | null {
     return this.latest?.guard ?? null;
+  }
+
+  eventLoopUtilization(previous?: EventLoopUtilization): EventLoopUtilization | null {
+    if (!this.worker) return null;
+    return previous
+      ? this.worker.performance.eventLoopUtilization(previous)
+      : this.worker.performance.eventLoopUtilization();
   }
 
   /** Asks the thread for its counters now; resolves once they arrived. */

@@ -136,6 +136,11 @@ describe('Admin API and Prometheus metrics during real traffic', function () {
     assert.ok((sample(metrics, 'pinhole_sip_responses_sent_total{method="REGISTER",code="401"}') ?? 0) >= 3);
     assert.ok((sample(metrics, 'pinhole_sip_responses_sent_total{method="REGISTER",code="200"}') ?? 0) >= 3);
     assert.ok((sample(metrics, 'pinhole_process_resident_memory_bytes') ?? 0) > 0);
+    // Both threads report how busy they were since the previous scrape: a share of 1.
+    for (const thread of ['app', 'sip']) {
+      const busy = sample(metrics, `pinhole_event_loop_utilization{thread="${thread}"}`);
+      assert.ok(busy !== undefined && busy > 0 && busy <= 1, `${thread} thread: ${busy}`);
+    }
 
     const summary = await json<{ registrations: { bindings: number; aors: number; natted: number } }>(
       `${base}/api/summary`,
