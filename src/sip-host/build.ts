@@ -1,4 +1,4 @@
-import { Guard } from '../guard';
+import { Guard } from '../guard/guard';
 import { EmbeddedSipServer, type WireLogger } from '../sipserver';
 import type { SipThreadSetup } from './protocol';
 
