@@ -7,6 +7,7 @@ import type { Logger } from '../logging';
 import type { ServerStats } from '../sipserver';
 import type { ListeningPoint } from '../sipserver/transport/types';
 import type { FromSipThread, LogLevel, SipThreadSetup, ToSipThread } from './protocol';
+import type { RunningSipServer } from './running-server';
 
 const WORKER_SCRIPT = path.join(__dirname, 'worker-main.js');
 /** The app may change its log level at run time (admin API, SIGHUP); the thread follows within this. */
@@ -19,7 +20,7 @@ const STOP_PATIENCE_MS = 5000;
  * listening points, and counters, which arrive every `statsIntervalMs` (or on `refreshStats`).
  * Events: 'exit' (Error) when the thread ends without being asked to.
  */
-export class SipServerThread extends EventEmitter {
+export class SipServerThread extends EventEmitter implements RunningSipServer {
   private worker: Worker | null = null;
   private controlPort = 0;
   private points: ListeningPoint[] = [];
@@ -60,6 +61,7 @@ export class SipServerThread extends EventEmitter {
       worker.on('exit', (code) => {
         this.worker = null;
         this.stopLevelTimer();
+        this.releaseWaiters();
         if (!started) reject(new Error(`SIP server thread exited at startup (code ${code})`));
         else if (!this.stopping) this.emit('exit', new Error(`SIP server thread exited (code ${code})`));
       });
@@ -138,6 +140,11 @@ export class SipServerThread extends EventEmitter {
     this.send({ type: 'stop' });
     await stopped;
     await worker.terminate();
+    this.releaseWaiters();
+  }
+
+  /** Callers of refreshStats get the last counters when the thread can no longer answer. */
+  private releaseWaiters(): void {
     for (const resolve of this.waiting.values()) resolve();
     this.waiting.clear();
   }
