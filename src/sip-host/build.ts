@@ -2,11 +2,18 @@ import { Guard } from '../guard/guard';
 import { EmbeddedSipServer, type WireLogger } from '../sipserver';
 import type { SipThreadSetup } from './protocol';
 
+export interface BuiltSipServer {
+  server: EmbeddedSipServer;
+  guard: Guard | null;
+  /** Stops both (also after a failed start). */
+  stop(): Promise<void>;
+}
+
 /** The embedded server and the guard in front of it, as configured; not started yet. */
 export function buildSipServer(
   setup: SipThreadSetup,
   loggers: { server: WireLogger; guard: WireLogger },
-): { server: EmbeddedSipServer; guard: Guard | null } {
+): BuiltSipServer {
   const guard = setup.guard ? new Guard(setup.guard, loggers.guard) : null;
   const server = new EmbeddedSipServer({
     listen: setup.listen,
@@ -20,5 +27,12 @@ export function buildSipServer(
     logger: loggers.server,
     guard: guard ?? undefined,
   });
-  return { server, guard };
+  return {
+    server,
+    guard,
+    async stop() {
+      guard?.close();
+      await server.stop();
+    },
+  };
 }

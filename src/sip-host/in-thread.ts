@@ -5,15 +5,14 @@ import type { RunningSipServer } from './running-server';
 
 /** The embedded server and its guard in the app's own thread (`sip.thread: main`). */
 export async function startInThread(setup: SipThreadSetup, logger: Logger): Promise<RunningSipServer> {
-  const { server, guard } = buildSipServer(setup, {
+  const { server, guard, stop } = buildSipServer(setup, {
     server: logger.child({ component: 'sipserver' }),
     guard: logger.child({ component: 'guard' }),
   });
   try {
     await server.start();
   } catch (err) {
-    guard?.close();
-    await server.stop();
+    await stop();
     throw err;
   }
   return {
@@ -27,9 +26,6 @@ export async function startInThread(setup: SipThreadSetup, logger: Logger): Prom
     refreshStats: () => Promise.resolve(server.stats()),
     guardStats: () => guard?.stats() ?? null,
     eventLoopUtilization: () => null,
-    async stop() {
-      guard?.close();
-      await server.stop();
-    },
+    stop,
   };
 }

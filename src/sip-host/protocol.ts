@@ -28,4 +28,5 @@ export type FromSipThread =
   | { type: 'failed'; message: string }
   | { type: 'stopped' }
   | { type: 'log'; level: LogLevel; message: string; meta?: object }
-  | { type: 'stats'; id?: number; stats: ServerStats; guard: GuardStats | null };
+  /** `guard` is sent only in answer to a request (`id`): undefined in the periodic ones. */
+  | { type: 'stats'; id?: number; stats: ServerStats; guard?: GuardStats | null };

@@ -24,7 +24,8 @@ export class SipServerThread extends EventEmitter implements RunningSipServer {
   private worker: Worker | null = null;
   private controlPort = 0;
   private points: ListeningPoint[] = [];
-  private latest: { stats: ServerStats; guard: GuardStats | null } | null = null;
+  private latestStats: ServerStats | null = null;
+  private latestGuard: GuardStats | null = null;
   private readonly waiting = new Map<number, () => void>();
   private nextId = 1;
   private levelTimer: NodeJS.Timeout | null = null;
@@ -83,13 +84,13 @@ export class SipServerThread extends EventEmitter implements RunningSipServer {
 
   /** The counters last sent by the thread (at most `statsIntervalMs` old). */
   stats(): ServerStats {
-    if (!this.latest) throw new Error('SIP server thread not started');
-    return this.latest.stats;
+    if (!this.latestStats) throw new Error('SIP server thread not started');
+    return this.latestStats;
   }
 
-  /** The guard's bans and tracked sources, as last sent by the thread. */
+  /** The guard's bans and tracked sources as of the last refreshStats(). */
   guardStats(): GuardStats | null {
-    return this.latest?.guard ?? null;
+    return this.latestGuard;
   }
 
   eventLoopUtilization(previous?: EventLoopUtilization): EventLoopUtilization | null {
@@ -113,7 +114,8 @@ export class SipServerThread extends EventEmitter implements RunningSipServer {
   private onMessage(message: FromSipThread): void {
     if (message.type === 'log') this.logger.log(message.level, message.message, message.meta);
     else if (message.type === 'stats') {
-      this.latest = { stats: message.stats, guard: message.guard };
+      this.latestStats = message.stats;
+      if (message.guard !== undefined) this.latestGuard = message.guard;
       if (message.id !== undefined) {
         this.waiting.get(message.id)?.();
         this.waiting.delete(message.id);

@@ -27,9 +27,6 @@ class ThreadLogger {
   setLevel(level: LogLevel): void {
     this.rank = RANK[level];
   }
-  error(message: string, meta?: object): void {
-    this.write('error', message, meta);
-  }
   warn(message: string, meta?: object): void {
     this.write('warn', message, meta);
   }
@@ -47,7 +44,7 @@ class ThreadLogger {
 
 const loggers = [new ThreadLogger(setup.logLevel, 'sipserver'), new ThreadLogger(setup.logLevel, 'guard')];
 const [serverLogger, guardLogger] = loggers;
-const { server, guard } = buildSipServer(setup, { server: serverLogger, guard: guardLogger });
+const { server, guard, stop } = buildSipServer(setup, { server: serverLogger, guard: guardLogger });
 
 const idleCollector = new IdleCollector(() => {
   const stats = server.stats();
@@ -57,8 +54,14 @@ const idleCollector = new IdleCollector(() => {
   };
 });
 
+/** Counters every statsIntervalMs; the guard's tables (bans can be many) only when asked for. */
 const sendStats = (id?: number) =>
-  post({ type: 'stats', id, stats: server.stats(), guard: guard?.stats() ?? null });
+  post({
+    type: 'stats',
+    id,
+    stats: server.stats(),
+    guard: id === undefined ? undefined : (guard?.stats() ?? null),
+  });
 let statsTimer: NodeJS.Timeout | null = null;
 
 port.on('message', (message: ToSipThread) => {
@@ -72,8 +75,7 @@ port.on('message', (message: ToSipThread) => {
     case 'stop':
       if (statsTimer) clearInterval(statsTimer);
       idleCollector.stop();
-      guard?.close();
-      void server.stop().finally(() => post({ type: 'stopped' }));
+      void stop().finally(() => post({ type: 'stopped' }));
       break;
   }
 });
@@ -90,7 +92,6 @@ server.start().then(
     idleCollector.start();
   },
   (err: Error) => {
-    guard?.close();
-    void server.stop().finally(() => post({ type: 'failed', message: err.message }));
+    void stop().finally(() => post({ type: 'failed', message: err.message }));
   },
 );

@@ -13,7 +13,7 @@ import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { RtpEndpoint } from '../support/rtp-endpoint';
 import { runSipp } from '../support/sipp';
-import { registerSippPhone } from '../support/sipp-phone';
+import { registerSippPhone, startPhoneCall } from '../support/sipp-phone';
 
 const TOKEN = 'admin-test-token-0123456789';
 const PHONE_SDP_IP = '192.168.77.10';
@@ -241,13 +241,10 @@ describe('Admin API and Prometheus metrics during real traffic', function () {
   it('a live call shows rising packet counters and is ended by DELETE /api/calls/<id>', async () => {
     const phoneRtp = await RtpEndpoint.open({ address: PHONE_IP });
     try {
-      const calling = runSipp({
-        scenario: 'b2b-phone-call-wait-bye.xml',
-        remote: `${PHONE_IP}:${pinhole.sipPort}`,
-        localPort: 0,
-        service: '2000',
-        keys: { caller: '1001', sdp_ip: PHONE_SDP_IP, rtp_port: String(phoneRtp.port) },
-        extraArgs: ['-au', '1001', '-ap', 'secret1001'],
+      const calling = startPhoneCall({
+        sipPort: pinhole.sipPort,
+        rtpPort: phoneRtp.port,
+        sdpIp: PHONE_SDP_IP,
         timeoutMs: 60000,
       });
       await eventually(

@@ -13,7 +13,7 @@ import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { RtpEndpoint } from '../support/rtp-endpoint';
 import { parseMessageLog, runSipp } from '../support/sipp';
-import { registerSippPhone } from '../support/sipp-phone';
+import { registerSippPhone, startPhoneCall } from '../support/sipp-phone';
 
 const PHONE_SDP_IP = '192.168.77.10';
 const CALL_SECONDS = 4;
@@ -50,13 +50,11 @@ describe('Graceful drain on SIGTERM (Pinhole as a process)', function () {
     const phoneRtp = await RtpEndpoint.open({ address: PHONE_IP });
     endpoints = [phoneRtp];
     pbx = await startAnsweringPbx(pbxPort);
-    const running = runSipp({
+    const running = startPhoneCall({
       scenario: 'b2b-phone-call.xml',
-      remote: `${PHONE_IP}:${pinhole.sipPort}`,
-      localPort: 0,
-      service: '2000',
-      keys: { caller: '1001', sdp_ip: PHONE_SDP_IP, rtp_port: String(phoneRtp.port) },
-      extraArgs: ['-au', '1001', '-ap', 'secret1001'],
+      sipPort: pinhole.sipPort,
+      rtpPort: phoneRtp.port,
+      sdpIp: PHONE_SDP_IP,
       pauseMs: CALL_SECONDS * 1000,
     });
     const adminUrl = pinhole.adminUrl;

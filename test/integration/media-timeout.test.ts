@@ -10,7 +10,7 @@ import { PHONE_IP, startTestPinhole, type TestPinhole } from '../support/pinhole
 import { allocatePort } from '../support/ports';
 import { stopAll } from '../support/processes';
 import { RtpEndpoint } from '../support/rtp-endpoint';
-import { runSipp } from '../support/sipp';
+import { startPhoneCall } from '../support/sipp-phone';
 
 const PHONE_LAN_IP = '192.168.77.10';
 
@@ -35,13 +35,10 @@ describe('calls whose media stops (calls.mediaTimeoutSeconds)', function () {
   });
 
   it('keeps a call while audio flows, and ends it with BYE both ways once both sides fall silent', async () => {
-    const calling = runSipp({
-      scenario: 'b2b-phone-call-wait-bye.xml',
-      remote: `${PHONE_IP}:${pinhole.sipPort}`,
-      localPort: 0,
-      service: '2000',
-      keys: { caller: '1001', sdp_ip: PHONE_LAN_IP, rtp_port: String(phoneRtp.port) },
-      extraArgs: ['-au', '1001', '-ap', 'secret1001'],
+    const calling = startPhoneCall({
+      sipPort: pinhole.sipPort,
+      rtpPort: phoneRtp.port,
+      sdpIp: PHONE_LAN_IP,
       timeoutMs: 40000,
     });
     await eventually(
